@@ -1,0 +1,149 @@
+"""The share storage contract between the protocol core and a file system.
+
+Rules:
+1. Paths arrive as a tuple of already-validated components (``path.split_path``): no empty
+   component, no ``.``/``..``, no separators, no stream syntax. The root is ``()``.
+2. A backend never lets a path leave its root (localfs walks each component with O_NOFOLLOW).
+3. Failures are ``SmbError`` with an NTSTATUS; errno never crosses this boundary.
+4. Times are nanoseconds since the Unix epoch; the core converts to FILETIME.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Protocol
+
+__all__ = [
+    "Backend",
+    "CreateAction",
+    "CreateDisposition",
+    "DirEntry",
+    "FileStat",
+    "FsInfo",
+    "Handle",
+]
+
+
+class CreateDisposition(IntEnum):
+    """MS-SMB2 2.2.13 CreateDisposition."""
+
+    SUPERSEDE = 0
+    OPEN = 1
+    CREATE = 2
+    OPEN_IF = 3
+    OVERWRITE = 4
+    OVERWRITE_IF = 5
+
+
+class CreateAction(IntEnum):
+    """MS-SMB2 2.2.14 CreateAction."""
+
+    SUPERSEDED = 0
+    OPENED = 1
+    CREATED = 2
+    OVERWRITTEN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """What the core needs to answer the FSCC information classes (MS-FSCC 2.4)."""
+
+    is_dir: bool
+    size: int
+    allocation: int
+    atime_ns: int
+    mtime_ns: int
+    ctime_ns: int  # change time (inode change)
+    btime_ns: int  # creation time (birth time where known, else the oldest of mtime/ctime)
+    file_id: int  # inode number: FileInternalInformation / QFid
+    nlink: int
+    readonly: bool  # no owner write bit: FILE_ATTRIBUTE_READONLY
+    hidden: bool  # name starts with '.': FILE_ATTRIBUTE_HIDDEN
+
+
+@dataclass(frozen=True, slots=True)
+class DirEntry:
+    name: str
+    stat: FileStat
+
+
+@dataclass(frozen=True, slots=True)
+class FsInfo:
+    """MS-FSCC 2.5: volume size figures and the file system's name and limits."""
+
+    total_bytes: int
+    free_bytes: int
+    block_size: int
+    fs_name: str  # "NTFS" is what clients expect; localfs reports it
+    max_name_length: int
+    volume_serial: int
+
+
+class Handle(Protocol):
+    """An open file or directory; opaque to the core beyond these attributes."""
+
+    path: tuple[str, ...]
+    is_dir: bool
+
+
+class Backend(Protocol):
+    """One share's storage. Every method may raise SmbError."""
+
+    read_only: bool
+
+    async def create(
+        self,
+        path: tuple[str, ...],
+        disposition: CreateDisposition,
+        *,
+        directory: bool | None,
+        write: bool,
+    ) -> tuple[Handle, CreateAction]:
+        """Open or create ``path``.
+
+        ``directory``: True (FILE_DIRECTORY_FILE: must be/create a directory), False
+        (FILE_NON_DIRECTORY_FILE: must not be a directory), None (either; creates a file).
+        ``write``: the open needs write access (data, attributes or delete).
+        Errors: OBJECT_NAME_NOT_FOUND, OBJECT_PATH_NOT_FOUND, OBJECT_NAME_COLLISION,
+        FILE_IS_A_DIRECTORY, NOT_A_DIRECTORY, ACCESS_DENIED, MEDIA_WRITE_PROTECTED.
+        """
+        ...
+
+    async def close(self, handle: Handle) -> None: ...
+
+    async def stat(self, handle: Handle) -> FileStat: ...
+
+    async def read(self, handle: Handle, offset: int, length: int) -> memoryview:
+        """Up to ``length`` bytes at ``offset`` (short at end of file; empty past it)."""
+        ...
+
+    async def write(self, handle: Handle, offset: int, data: memoryview) -> int: ...
+
+    async def flush(self, handle: Handle) -> None: ...
+
+    async def truncate(self, handle: Handle, size: int) -> None: ...
+
+    async def set_times(
+        self, handle: Handle, *, atime_ns: int | None, mtime_ns: int | None
+    ) -> None: ...
+
+    async def set_readonly(self, handle: Handle, readonly: bool) -> None: ...
+
+    async def list_dir(self, handle: Handle) -> list[DirEntry]:
+        """Entries of an open directory, without '.' and '..', sorted by name."""
+        ...
+
+    async def rename(self, handle: Handle, new_path: tuple[str, ...], *, replace: bool) -> None:
+        """Move the open file to ``new_path`` (OBJECT_NAME_COLLISION unless ``replace``)."""
+        ...
+
+    async def delete(self, handle: Handle) -> None:
+        """Remove the open file or (empty) directory (DIRECTORY_NOT_EMPTY otherwise)."""
+        ...
+
+    async def can_delete(self, handle: Handle) -> None:
+        """Raise what ``delete`` would (DIRECTORY_NOT_EMPTY, ACCESS_DENIED) without deleting."""
+        ...
+
+    async def fs_info(self) -> FsInfo: ...
