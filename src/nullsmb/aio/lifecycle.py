@@ -1,0 +1,160 @@
+"""Process lifecycle: build the server from a Config, run it, stop it gracefully.
+
+Rules:
+1. Everything the core needs from the outside world is created here and injected: the clock
+   (time.time), randomness (os.urandom), storage (LocalFS per share) and the server GUID.
+2. SIGTERM and SIGINT stop the server gracefully (in-flight PDUs finish, opens close); a second
+   signal exits at once.
+3. Bad configuration found while building (a share path that is not a directory) is one line on
+   stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from ..auth.accounts import Account, AccountDb
+from ..backend.localfs import LocalFS
+from ..config import Config, ConfigError
+from ..core.context import ServerContext
+from ..core.state import Share
+from .server import SmbServer
+
+__all__ = ["build_context", "run_server", "serve_forever"]
+
+log = logging.getLogger("nullsmb")
+
+
+def _server_guid(state_dir: Path, fixed: str) -> bytes:
+    if fixed:
+        return uuid.UUID(fixed).bytes_le
+    path = state_dir / "server_guid"
+    try:
+        return uuid.UUID(path.read_text().strip()).bytes_le
+    except (OSError, ValueError):
+        guid = uuid.uuid4()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(guid) + "\n")
+        return guid.bytes_le
+
+
+def build_context(config: Config, *, create_missing_shares: bool | None = None) -> ServerContext:
+    """The ServerContext for ``config``: shares bound to LocalFS, accounts, server GUID."""
+    if create_missing_shares is None:
+        create_missing_shares = config.source is None  # the demo creates ./nullsmb-share
+    shares: dict[str, Share] = {}
+    for sc in config.shares:
+        path = Path(sc.path)
+        if not path.exists() and create_missing_shares:
+            path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():
+            where = str(config.source) if config.source else "--share"
+            raise ConfigError(where, f"shares.{sc.name}.path", None, f"{path} is not a directory")
+        backend = LocalFS(path, read_only=sc.read_only)
+        shares[sc.name.casefold()] = Share(sc.name, str(path.resolve()), sc.comment, sc.read_only,
+                                           sc.access, backend)
+    shares["ipc$"] = Share("IPC$", "", "IPC Service", False, (("Everyone", "full"),), None, is_ipc=True)
+    accounts = AccountDb(
+        Account(u.name, u.nt_hash, tuple(u.groups), 1000 + i) for i, u in enumerate(config.users)
+    )
+    state_dir = Path(config.server.state_dir)
+    return ServerContext(
+        config=config,
+        policy=config.policy,
+        server_guid=_server_guid(state_dir, config.server.server_guid),
+        accounts=accounts,
+        shares=shares,
+        clock=time.time,
+        random_bytes=os.urandom,
+        start_time=time.time(),
+    )
+
+
+def _banner(config: Config, bound: list[tuple[str, int]], out: Callable[[str], None]) -> None:
+    out("nullsmb: SMB server ready")
+    for share in config.shares:
+        mode = "read-only" if share.read_only else "read-write"
+        out(f"  share  {share.name:<12} {share.path}  ({mode}; access: "
+            + ", ".join(f"{p}={r}" for p, r in share.access) + ")")
+    out(f"  share  {'IPC$':<12} (named pipes)")
+    for host, port in bound:
+        shown = f"[{host}]" if ":" in host else host
+        out(f"  listen {shown}:{port}")
+    pol = config.policy
+    out(f"  policy RestrictNullSessAccess={pol.RestrictNullSessAccess} "
+        f"NullSessionShares={list(pol.NullSessionShares)} NullSessionPipes={list(pol.NullSessionPipes)} "
+        f"RestrictAnonymous={pol.RestrictAnonymous}")
+    if bound and config.shares:
+        host, port = bound[0]
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        target = f"//{host}/{config.shares[0].name}" if ":" not in host else f"//[{host}]/{config.shares[0].name}"
+        out(f"try:   smbclient -U% -N {target} -p {port} -c ls      (a null session)")
+    out("stop:  Ctrl-C or SIGTERM (in-flight writes complete, files close)")
+
+
+async def serve_forever(config: Config, *, ready: Callable[[list[tuple[str, int]]], None] | None = None,
+                        stop: asyncio.Event | None = None) -> int:
+    context = build_context(config)
+    server = SmbServer(context)
+    try:
+        bound = await server.start()
+    except OSError as exc:
+        print(f"error: cannot listen: {exc.strerror or exc}"
+              + (" (ports below 1024 need root or CAP_NET_BIND_SERVICE)" if exc.errno == 13 else ""),
+              file=sys.stderr)
+        return 2
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    hits = 0
+
+    def on_signal() -> None:
+        nonlocal hits
+        hits += 1
+        if hits > 1:
+            os._exit(1)
+        stop.set()
+
+    for sig in signals:
+        try:
+            loop.add_signal_handler(sig, on_signal)
+        except (NotImplementedError, RuntimeError):
+            pass
+    if ready is not None:
+        ready(bound)
+    else:
+        _banner(config, bound, lambda line: print(line, flush=True))
+    await stop.wait()
+    log.info("stopping: finishing in-flight requests")
+    await server.stop()
+    for sig in signals:
+        try:
+            loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError):
+            pass
+    return 0
+
+
+def run_server(config: Config) -> int:
+    """Blocking entry point used by ``nullsmb serve``."""
+    try:
+        import uvloop  # type: ignore[import-not-found]
+    except ImportError:
+        uvloop = None
+    try:
+        if uvloop is not None:
+            return uvloop.run(serve_forever(config)) if hasattr(uvloop, "run") else asyncio.run(serve_forever(config))
+        return asyncio.run(serve_forever(config))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,381 @@
+"""The socket-free SMB2 server connection: PDU in, response buffers out.
+
+Rules (MS-SMB2 3.3.5.2, in this order, for every message of a PDU):
+1. Transform header → decrypt with the session's ServerIn key; failure drops the connection
+   (3.3.5.2.1.1). SMB1 is only accepted as the first, multi-protocol NEGOTIATE (3.3.5.3.1).
+2. Compound chains are split on NextCommand (8-byte aligned, 3.3.5.2.7).
+3. MessageId within the credit window, each id once (3.3.5.2.3); else drop.
+4. CreditCharge covers the payload on LARGE_MTU dialects (3.3.5.2.5); else INVALID_PARAMETER.
+5. Session lookup (3.3.5.2.9), signature (3.3.5.2.4), tree lookup (3.3.5.2.11).
+6. Related messages inherit session, tree and FileId; a failure propagates (3.3.5.2.7.2).
+7. Responses: each message padded to 8 bytes, signed separately; one transform header for an
+   encrypted compound (3.3.4.1.3, 3.3.4.1.4).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..status import MalformedMessage, NtStatus, SmbError
+from ..wire.buffer import Reader
+from ..wire.header import (
+    HEADER_SIZE,
+    SMB1_MAGIC,
+    SMB2_MAGIC,
+    TRANSFORM_MAGIC,
+    Command,
+    HeaderFlags,
+    Smb2Header,
+    pack_header,
+    split_compound,
+)
+from . import crypto
+from .context import Reply, RequestContext, ServerContext
+from .state import Open, Session, SessionState
+
+if TYPE_CHECKING:
+    from .crypto import PreauthHash
+
+__all__ = ["ServerConnection"]
+
+log = logging.getLogger(__name__)
+
+MAX_CREDITS = 8192
+FILE_ID_ANY = b"\xff" * 16
+_ERROR = struct.Struct("<HBBI")
+_U32 = struct.Struct("<I")
+
+# Commands that need a tree connect (MS-SMB2 3.3.5.2.11).
+NEEDS_TREE = frozenset({
+    Command.TREE_DISCONNECT, Command.CREATE, Command.CLOSE, Command.FLUSH, Command.READ,
+    Command.WRITE, Command.LOCK, Command.IOCTL, Command.QUERY_DIRECTORY, Command.CHANGE_NOTIFY,
+    Command.QUERY_INFO, Command.SET_INFO,
+})
+# Commands that run without a valid session.
+NO_SESSION = frozenset({Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO, Command.CANCEL})
+
+
+@dataclass(slots=True)
+class Negotiated:
+    """Connection state fixed by NEGOTIATE (MS-SMB2 3.3.1.7 Connection)."""
+
+    dialect: int = 0
+    client_guid: bytes = bytes(16)
+    client_security_mode: int = 0
+    client_capabilities: int = 0
+    server_capabilities: int = 0
+    server_security_mode: int = 0
+    signing_algorithm: int = crypto.SIGNING_HMAC_SHA256
+    cipher: int = 0
+    max_transact: int = 65536
+    max_read: int = 65536
+    max_write: int = 65536
+    large_mtu: bool = False
+
+
+class CreditWindow:
+    """The CommandSequenceWindow as a bitmap (MS-SMB2 3.3.1.1)."""
+
+    __slots__ = ("low", "high", "used")
+
+    def __init__(self) -> None:
+        self.low = 0  # every id below is consumed
+        self.high = 1  # ids in [low, high) are granted
+        self.used = 0  # bit i set: id low+i consumed
+
+    def consume(self, mid: int, charge: int) -> bool:
+        if mid < self.low or mid + charge > self.high:
+            return False
+        mask = ((1 << charge) - 1) << (mid - self.low)
+        if self.used & mask:
+            return False
+        self.used |= mask
+        while self.used & 1:
+            # skip the run of consumed ids at the bottom in one go
+            run = (~self.used & (self.used + 1)).bit_length() - 1
+            self.used >>= run
+            self.low += run
+        return True
+
+    @property
+    def outstanding(self) -> int:
+        return self.high - self.low - bin(self.used).count("1")
+
+    def grant(self, requested: int, charge: int) -> int:
+        want = max(requested, 1)
+        room = MAX_CREDITS - self.outstanding
+        granted = max(0, min(want, room))
+        if granted == 0 and self.outstanding == 0:
+            granted = 1  # never leave the client without a credit
+        self.high += granted
+        return granted
+
+
+class ServerConnection:
+    """One transport connection's protocol state."""
+
+    def __init__(self, server: ServerContext, peer: tuple[str, int]) -> None:
+        self.server = server
+        self.peer = peer
+        self.neg = Negotiated()
+        self.negotiated = False
+        self.preauth: "PreauthHash | None" = None
+        self.credits = CreditWindow()
+        self.sessions: dict[int, Session] = {}
+        self.close_after_send = False
+        self.workstation = ""
+        self.connected_at = server.clock()
+        self.last_activity = self.connected_at
+        from .dispatch import run_message
+
+        self._run = run_message
+
+    # -- entry point -------------------------------------------------------------------------
+    async def handle_pdu(self, pdu: bytes | bytearray) -> list[bytes | memoryview]:
+        """Process one transport PDU; returns the response buffers (maybe none)."""
+        self.last_activity = self.server.clock()
+        if len(pdu) < 4:
+            raise MalformedMessage("PDU shorter than a protocol id")
+        magic = bytes(pdu[:4])
+        if magic == TRANSFORM_MAGIC:
+            session, plain = self._decrypt(pdu)
+            return await self._handle_smb2(plain, encrypted_by=session)
+        if magic == SMB2_MAGIC:
+            return await self._handle_smb2(pdu, encrypted_by=None)
+        if magic == SMB1_MAGIC and not self.negotiated:
+            from .handlers.negotiate import handle_smb1_negotiate
+
+            return handle_smb1_negotiate(self, pdu)
+        raise MalformedMessage(f"unexpected protocol id {magic!r}")
+
+    def _decrypt(self, pdu: bytes | bytearray) -> tuple[Session, bytes]:
+        try:
+            session_id, _size = crypto.parse_transform_header(pdu)
+        except crypto.DecryptError as exc:
+            raise MalformedMessage(str(exc)) from None
+        session = self.sessions.get(session_id)
+        if session is None or session.keys is None or not session.keys.server_in_key:
+            raise MalformedMessage("encrypted message for an unknown session")
+        try:
+            plain = crypto.decrypt_message(self.neg.cipher, session.keys.server_in_key, pdu)
+        except crypto.DecryptError as exc:
+            raise MalformedMessage(f"decryption failed: {exc}") from None
+        if len(plain) < 4 or plain[:4] != SMB2_MAGIC:
+            raise MalformedMessage("decrypted message is not SMB2")
+        return session, plain
+
+    # -- SMB2 messages ---------------------------------------------------------------------------
+    async def _handle_smb2(self, pdu: bytes | bytearray, encrypted_by: Session | None) -> list:
+        bounds = split_compound(pdu)
+        view = memoryview(pdu)
+        responses: list = []
+        prev: RequestContext | None = None
+        prev_status = NtStatus.STATUS_SUCCESS
+        releases = []
+        for start, end in bounds:
+            msg = view[start:end]
+            hdr = Smb2Header.decode(Reader(msg))
+            if hdr.command == Command.CANCEL:
+                await self._run_cancel(hdr)
+                continue
+            ctx = RequestContext(self, hdr, msg, encrypted=encrypted_by is not None)
+            if hdr.is_related and prev is not None:
+                ctx.session, ctx.tree = prev.session, prev.tree
+                ctx.related_file_id = prev.related_file_id
+            elif hdr.is_related and prev is None and len(bounds) > 1:
+                pass  # first message flagged related: treated as unrelated (Windows does)
+            status, reply = await self._process(ctx, related_failure=(
+                prev_status if hdr.is_related and prev is not None and prev_status >= 0x80000000
+                and prev_status != NtStatus.STATUS_BUFFER_OVERFLOW else None))
+            if reply.release is not None:
+                releases.append(reply.release)
+            signed = self._should_sign(ctx, status)
+            parts = self._response_message(ctx, status, reply, signed_by=ctx.session if signed else None)
+            responses.append((parts, ctx.session, signed, ctx))
+            prev, prev_status = ctx, status
+        try:
+            return self._assemble(responses, encrypted_by)
+        finally:
+            for release in releases:
+                release()
+
+    async def _process(self, ctx: RequestContext, related_failure: int | None) -> tuple[int, Reply]:
+        hdr = ctx.header
+        try:
+            self._check_sequence(hdr)
+            if related_failure is not None:
+                raise SmbError(related_failure)
+            self._check_session_and_signature(ctx)
+            reply = await self._run(ctx)
+        except SmbError as err:
+            if ctx.session is not None and err.status == NtStatus.STATUS_ACCESS_DENIED:
+                ctx.session.denials += 1
+            body = _ERROR.pack(9, 0, 0, len(err.error_data)) + (err.error_data or b"\x00")
+            return err.status, Reply.of(body, err.status)
+        return reply.status, reply
+
+    def _check_sequence(self, hdr: Smb2Header) -> None:
+        charge = hdr.credit_charge if self.neg.large_mtu else 1
+        charge = max(charge, 1)
+        if not self.credits.consume(hdr.message_id, charge):
+            raise MalformedMessage(f"MessageId {hdr.message_id} outside the credit window")
+
+    def check_payload_charge(self, hdr: Smb2Header, payload: int) -> None:
+        """MS-SMB2 3.3.5.2.5: a LARGE_MTU request must pay one credit per 64 KiB."""
+        if self.neg.large_mtu:
+            needed = max(1, (payload - 1) // 65536 + 1)
+            if max(hdr.credit_charge, 1) < needed:
+                raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "credit charge too small")
+        elif payload > 65536:
+            raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "payload over 64 KiB")
+
+    def _check_session_and_signature(self, ctx: RequestContext) -> None:
+        hdr = ctx.header
+        command = hdr.command
+        if not self.negotiated and command != Command.NEGOTIATE:
+            raise MalformedMessage("request before NEGOTIATE")
+        session = ctx.session
+        if session is None and command not in (Command.NEGOTIATE,) and hdr.session_id:
+            session = self.sessions.get(hdr.session_id)
+            if session is None:
+                raise SmbError(NtStatus.STATUS_USER_SESSION_DELETED)
+            ctx.session = session
+        if session is None:
+            if command not in NO_SESSION:
+                raise SmbError(NtStatus.STATUS_USER_SESSION_DELETED)
+            return
+        if session.state is SessionState.VALID:
+            if hdr.is_signed and not ctx.encrypted:
+                if not self._verify(ctx, session):
+                    raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "bad signature")
+            elif session.signing_required and not ctx.encrypted and command != Command.SESSION_SETUP:
+                raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "unsigned request on a signed session")
+            if session.encrypt_data and not ctx.encrypted and self.neg.dialect >= 0x0300 and command not in (
+                Command.NEGOTIATE, Command.SESSION_SETUP
+            ):
+                raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "unencrypted request on an encrypted session")
+        elif command != Command.SESSION_SETUP:
+            raise SmbError(NtStatus.STATUS_USER_SESSION_DELETED)
+        session.last_activity = self.last_activity
+        session.requests += 1
+        if command in NEEDS_TREE and ctx.tree is None:
+            tree = session.tree_connect_table.get(hdr.tree_id)
+            if tree is None:
+                raise SmbError(NtStatus.STATUS_NETWORK_NAME_DELETED)
+            ctx.tree = tree
+        if ctx.tree is not None and ctx.tree.encrypt and not ctx.encrypted and command in NEEDS_TREE:
+            raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "share requires encryption")
+
+    def _verify(self, ctx: RequestContext, session: Session) -> bool:
+        if session.keys is None or not session.keys.signing_key:
+            return False
+        msg = ctx.message
+        zeroed = bytes(msg[:48]) + bytes(16)
+        return crypto.verify_signature(
+            self.neg.signing_algorithm, session.keys.signing_key, (zeroed, msg[HEADER_SIZE:]),
+            expected=bytes(msg[48:64]), message_id=ctx.header.message_id, is_response=False,
+            is_cancel=ctx.header.command == Command.CANCEL,
+        )
+
+    def _should_sign(self, ctx: RequestContext, status: int) -> bool:
+        session = ctx.session
+        if session is None or session.keys is None or not session.keys.signing_key:
+            return False
+        if ctx.encrypted or session.encrypt_data and self.neg.dialect >= 0x0300:
+            return False  # encryption protects it (MS-SMB2 3.3.4.1.1)
+        if ctx.sign_response is not None:
+            return ctx.sign_response
+        if session.state is not SessionState.VALID:
+            return False
+        return ctx.header.is_signed or session.signing_required
+
+    # -- response building ---------------------------------------------------------------------------
+    def _response_message(self, ctx: RequestContext, status: int, reply: Reply,
+                          signed_by: Session | None) -> list[bytes | memoryview]:
+        hdr = ctx.header
+        credits = self.credits.grant(hdr.credit_request, hdr.credit_charge)
+        flags = HeaderFlags.SERVER_TO_REDIR | (hdr.flags & HeaderFlags.RELATED_OPERATIONS)
+        if hdr.flags & HeaderFlags.PRIORITY_MASK and self.neg.dialect >= 0x0311:
+            flags |= hdr.flags & HeaderFlags.PRIORITY_MASK
+        session_id = ctx.session.session_id if ctx.session is not None else hdr.session_id
+        tree_id = ctx.tree.tree_id if ctx.tree is not None else hdr.tree_id
+        if hdr.command == Command.TREE_CONNECT and ctx.tree is not None:
+            tree_id = ctx.tree.tree_id
+        if signed_by is not None:
+            flags |= HeaderFlags.SIGNED
+        header = pack_header(
+            command=hdr.command, status=status, message_id=hdr.message_id, session_id=session_id,
+            tree_id=tree_id, credit_charge=hdr.credit_charge, credits=credits, flags=flags,
+            async_id=hdr.async_id if hdr.flags & HeaderFlags.ASYNC_COMMAND else None,
+        )
+        return [header, *reply.parts]
+
+    def sign_message(self, parts: list[bytes | memoryview], session: Session, message_id: int,
+                     command: int) -> None:
+        header = parts[0]
+        assert isinstance(header, bytearray)
+        sig = crypto.compute_signature(
+            self.neg.signing_algorithm, session.keys.signing_key, parts,  # type: ignore[union-attr]
+            message_id=message_id, is_response=True, is_cancel=command == Command.CANCEL,
+        )
+        header[48:64] = sig
+
+    def _assemble(self, responses, encrypted_by: Session | None) -> list[bytes | memoryview]:
+        out: list[bytes | memoryview] = []
+        n = len(responses)
+        for i, (parts, session, signed, ctx) in enumerate(responses):
+            header = parts[0]
+            if n > 1:
+                size = sum(len(p) for p in parts)
+                if i < n - 1:
+                    pad = -size % 8
+                    if pad:
+                        parts.append(bytes(pad))
+                    _U32.pack_into(header, 20, size + pad)  # NextCommand
+            if signed:
+                mid = int.from_bytes(header[24:32], "little")
+                cmd = int.from_bytes(header[12:14], "little")
+                self.sign_message(parts, session, mid, cmd)
+            if ctx.on_response is not None:
+                ctx.on_response(b"".join(parts))
+            out.extend(parts)
+        enc = encrypted_by
+        if enc is None and responses:
+            first_session = responses[0][1]
+            if first_session is not None and first_session.encrypt_data and self.neg.dialect >= 0x0300 \
+                    and first_session.state is SessionState.VALID and first_session.keys:
+                enc = first_session
+        if enc is not None and enc.keys is not None and enc.keys.server_out_key and out:
+            nonce = self.server.random_bytes(crypto.nonce_size(self.neg.cipher))
+            return [crypto.encrypt_message(self.neg.cipher, enc.keys.server_out_key, enc.session_id,
+                                           out, nonce)]
+        return out
+
+    # -- helpers for handlers -------------------------------------------------------------------------
+    def lookup_open(self, ctx: RequestContext, file_id: bytes) -> Open:
+        if file_id == FILE_ID_ANY and ctx.related_file_id is not None:
+            file_id = ctx.related_file_id
+        session = ctx.session
+        if session is None:
+            raise SmbError(NtStatus.STATUS_FILE_CLOSED)
+        volatile = int.from_bytes(file_id[8:16], "little")
+        op = session.open_table.get(volatile)
+        if op is None or op.persistent_id != int.from_bytes(file_id[:8], "little"):
+            raise SmbError(NtStatus.STATUS_FILE_CLOSED)
+        if ctx.tree is not None and op.tree is not ctx.tree:
+            raise SmbError(NtStatus.STATUS_FILE_CLOSED)
+        return op
+
+    async def _run_cancel(self, hdr: Smb2Header) -> None:
+        """MS-SMB2 3.3.5.16: CANCEL gets no response; nothing of ours is ever pending."""
+        return None
+
+    async def close_all(self, reason: str = "disconnect") -> None:
+        """Tear down every session of this connection (transport lost or admin close)."""
+        from .handlers.session import destroy_session
+
+        for session in list(self.sessions.values()):
+            await destroy_session(self, session, reason)

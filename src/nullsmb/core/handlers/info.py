@@ -1,0 +1,233 @@
+"""QUERY_INFO (MS-SMB2 3.3.5.20) and SET_INFO (3.3.5.21) with the FSCC classes clients use.
+
+Rules:
+1. Each class is an entry in a table: class → (fixed size, encoder) or (setter, needed access).
+2. A buffer smaller than a class's fixed part is STATUS_INFO_LENGTH_MISMATCH; a variable class
+   that does not fit is truncated with STATUS_BUFFER_OVERFLOW (MS-SMB2 3.3.5.20.1).
+3. Only what is true of the share is claimed (MS-FSCC 2.5.1 attributes: case-sensitive search,
+   case-preserved names, Unicode on disk).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Awaitable, Callable
+
+from ...backend.path import split_path
+from ...status import NtStatus, SmbError
+from ...wire import fscc
+from ...wire.buffer import Reader
+from ...wire.create import AccessMask
+from ...wire.fscc import FileAttributes, FileInfoClass as F, FsInfoClass as FS
+from ...wire.info import SET_INFO_RESPONSE, InfoType, QueryInfoRequest, SetInfoRequest, encode_buffer_response
+from ..context import Reply, RequestContext
+from ..state import Open
+from .common import file_times
+
+FS_ATTRIBUTES = fscc.FILE_CASE_SENSITIVE_SEARCH | fscc.FILE_CASE_PRESERVED_NAMES | fscc.FILE_UNICODE_ON_DISK
+NO_CHANGE = (0, 0xFFFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFFE)
+_BASIC_SET = struct.Struct("<QQQQI")
+_RENAME = struct.Struct("<B7sQI")
+
+
+def _name_of(op: Open) -> str:
+    return "\\" + op.path
+
+
+async def _file_info(ctx: RequestContext, op: Open, iclass: int) -> tuple[bytes, int]:
+    """(encoded value, minimum buffer size) of a file information class."""
+    if op.pipe is not None:
+        if iclass == F.FileStandardInformation:
+            return struct.pack("<QQIBBH", 4096, 0, 1, 1, 0, 0), 24
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
+    backend = op.tree.share.backend
+    assert backend is not None and op.handle is not None
+    st = await backend.stat(op.handle)
+    t = file_times(st)
+    pending = op.delete_on_close
+    table: dict[int, Callable[[], tuple[bytes, int]]] = {
+        F.FileBasicInformation: lambda: (fscc.basic_info(t), 40),
+        F.FileStandardInformation: lambda: (fscc.standard_info(t, pending), 24),
+        F.FileInternalInformation: lambda: (struct.pack("<Q", t.file_id), 8),
+        F.FileEaInformation: lambda: (struct.pack("<I", 0), 4),
+        F.FileAccessInformation: lambda: (struct.pack("<I", op.granted_access), 4),
+        F.FilePositionInformation: lambda: (struct.pack("<Q", op.position), 8),
+        F.FileModeInformation: lambda: (struct.pack("<I", op.mode), 4),
+        F.FileAlignmentInformation: lambda: (struct.pack("<I", 0), 4),
+        F.FileNetworkOpenInformation: lambda: (fscc.network_open_info(t), 56),
+        F.FileAttributeTagInformation: lambda: (struct.pack("<II", t.attributes, 0), 8),
+        F.FileAllInformation: lambda: (fscc.all_info(t, name=_name_of(op), access=op.granted_access,
+                                                     position=op.position, mode=op.mode,
+                                                     delete_pending=pending), 100),
+        F.FileNameInformation: lambda: (fscc.name_info(_name_of(op)), 4),
+        F.FileStreamInformation: lambda: (b"" if st.is_dir else fscc.stream_info(t.end_of_file, t.allocation), 0),
+        F.FileCompressionInformation: lambda: (struct.pack("<QHBBB3s", t.end_of_file, 0, 0, 0, 0, b""), 16),
+    }
+    entry = table.get(iclass)
+    if entry is None:
+        raise SmbError(NtStatus.STATUS_INVALID_INFO_CLASS)
+    return entry()
+
+
+async def _fs_info(ctx: RequestContext, op: Open, iclass: int) -> tuple[bytes, int]:
+    backend = op.tree.share.backend
+    if backend is None:
+        if iclass == FS.FileFsDeviceInformation:
+            return fscc.fs_device_info(fscc.FILE_DEVICE_NAMED_PIPE, 0), 8
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
+    info = await backend.fs_info()
+    block = max(info.block_size, 512)
+    sectors = block // 512
+    total, free = info.total_bytes // block, info.free_bytes // block
+    created = fscc.filetime(int(ctx.server.start_time * 1e9))
+    table: dict[int, Callable[[], tuple[bytes, int]]] = {
+        FS.FileFsVolumeInformation: lambda: (fscc.fs_volume_info(created, info.volume_serial, op.tree.share.name), 18),
+        FS.FileFsSizeInformation: lambda: (fscc.fs_size_info(total, free, sectors, 512), 24),
+        FS.FileFsFullSizeInformation: lambda: (fscc.fs_full_size_info(total, free, sectors, 512), 32),
+        FS.FileFsDeviceInformation: lambda: (fscc.fs_device_info(), 8),
+        FS.FileFsAttributeInformation: lambda: (fscc.fs_attribute_info(FS_ATTRIBUTES, info.max_name_length, info.fs_name), 12),
+        FS.FileFsSectorSizeInformation: lambda: (fscc.fs_sector_size_info(), 28),
+    }
+    entry = table.get(iclass)
+    if entry is None:
+        raise SmbError(NtStatus.STATUS_INVALID_INFO_CLASS)
+    return entry()
+
+
+async def handle_query_info(ctx: RequestContext, req: QueryInfoRequest) -> Reply:
+    op = ctx.open_for(req.file_id)
+    if req.info_type == InfoType.FILE:
+        data, minimum = await _file_info(ctx, op, req.info_class)
+    elif req.info_type == InfoType.FILESYSTEM:
+        data, minimum = await _fs_info(ctx, op, req.info_class)
+    elif req.info_type in (InfoType.SECURITY, InfoType.QUOTA):
+        raise SmbError(NtStatus.STATUS_NOT_SUPPORTED)
+    else:
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
+    limit = req.output_buffer_length
+    if limit < minimum:
+        raise SmbError(NtStatus.STATUS_INFO_LENGTH_MISMATCH)
+    if len(data) > limit:
+        return Reply.of(encode_buffer_response(data[:limit]), NtStatus.STATUS_BUFFER_OVERFLOW)
+    return Reply.of(encode_buffer_response(data))
+
+
+# --- SET_INFO -------------------------------------------------------------------------------
+
+def _need(op: Open, access: int) -> None:
+    if not op.granted_access & access:
+        raise SmbError(NtStatus.STATUS_ACCESS_DENIED)
+
+
+async def _set_basic(ctx: RequestContext, op: Open, buf: bytes) -> None:
+    _need(op, AccessMask.FILE_WRITE_ATTRIBUTES)
+    if len(buf) < 36:
+        raise SmbError(NtStatus.STATUS_INFO_LENGTH_MISMATCH)
+    _created, atime, mtime, _change, attrs = _BASIC_SET.unpack_from(buf)
+    backend = op.tree.share.backend
+    assert backend is not None and op.handle is not None
+    a = None if atime in NO_CHANGE else fscc.unix_ns(atime)
+    m = None if mtime in NO_CHANGE else fscc.unix_ns(mtime)
+    if a is not None or m is not None:
+        await backend.set_times(op.handle, atime_ns=a, mtime_ns=m)
+    if attrs and not op.is_dir:
+        if attrs & FileAttributes.DIRECTORY:
+            raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
+        await backend.set_readonly(op.handle, bool(attrs & FileAttributes.READONLY))
+
+
+async def _set_eof(ctx: RequestContext, op: Open, buf: bytes) -> None:
+    _need(op, AccessMask.FILE_WRITE_DATA)
+    if len(buf) < 8:
+        raise SmbError(NtStatus.STATUS_INFO_LENGTH_MISMATCH)
+    if op.is_dir:
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
+    size = struct.unpack_from("<Q", buf)[0]
+    if size > 1 << 62:
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
+    backend = op.tree.share.backend
+    assert backend is not None and op.handle is not None
+    await backend.truncate(op.handle, size)
+
+
+async def _set_allocation(ctx: RequestContext, op: Open, buf: bytes) -> None:
+    """MS-FSCC 2.4.4: shrinking below EOF truncates; growing is a hint we may ignore."""
+    _need(op, AccessMask.FILE_WRITE_DATA)
+    if len(buf) < 8:
+        raise SmbError(NtStatus.STATUS_INFO_LENGTH_MISMATCH)
+    backend = op.tree.share.backend
+    assert backend is not None and op.handle is not None
+    size = struct.unpack_from("<Q", buf)[0]
+    st = await backend.stat(op.handle)
+    if not op.is_dir and size < st.size:
+        await backend.truncate(op.handle, size)
+
+
+async def _set_rename(ctx: RequestContext, op: Open, buf: bytes) -> None:
+    """MS-FSCC 2.4.37.2 FILE_RENAME_INFORMATION_TYPE_2 (the SMB2 form)."""
+    _need(op, AccessMask.DELETE)
+    r = Reader(buf)
+    replace, _res, root, length = r.unpack(_RENAME, 0)
+    if root:
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
+    target = split_path(r.utf16(20, length))
+    if not target:
+        raise SmbError(NtStatus.STATUS_OBJECT_NAME_INVALID)
+    backend = op.tree.share.backend
+    assert backend is not None and op.handle is not None
+    await backend.rename(op.handle, target, replace=bool(replace))
+    op.path = "\\".join(target)
+
+
+async def _set_disposition(ctx: RequestContext, op: Open, buf: bytes) -> None:
+    _need(op, AccessMask.DELETE)
+    if len(buf) < 1:
+        raise SmbError(NtStatus.STATUS_INFO_LENGTH_MISMATCH)
+    pending = bool(buf[0])
+    backend = op.tree.share.backend
+    assert backend is not None and op.handle is not None
+    if pending:
+        st = await backend.stat(op.handle)
+        if st.readonly and not st.is_dir:
+            raise SmbError(NtStatus.STATUS_CANNOT_DELETE)
+        await backend.can_delete(op.handle)
+    op.delete_on_close = pending
+
+
+async def _set_position(ctx: RequestContext, op: Open, buf: bytes) -> None:
+    if len(buf) < 8:
+        raise SmbError(NtStatus.STATUS_INFO_LENGTH_MISMATCH)
+    op.position = struct.unpack_from("<Q", buf)[0]
+
+
+async def _set_mode(ctx: RequestContext, op: Open, buf: bytes) -> None:
+    if len(buf) < 4:
+        raise SmbError(NtStatus.STATUS_INFO_LENGTH_MISMATCH)
+    op.mode = struct.unpack_from("<I", buf)[0]
+
+
+SETTERS: dict[int, Callable[[RequestContext, Open, bytes], Awaitable[None]]] = {
+    F.FileBasicInformation: _set_basic,
+    F.FileEndOfFileInformation: _set_eof,
+    F.FileAllocationInformation: _set_allocation,
+    F.FileRenameInformation: _set_rename,
+    F.FileDispositionInformation: _set_disposition,
+    F.FilePositionInformation: _set_position,
+    F.FileModeInformation: _set_mode,
+}
+
+
+async def handle_set_info(ctx: RequestContext, req: SetInfoRequest) -> Reply:
+    op = ctx.open_for(req.file_id)
+    if req.info_type != InfoType.FILE:
+        raise SmbError(NtStatus.STATUS_NOT_SUPPORTED if req.info_type == InfoType.SECURITY
+                       else NtStatus.STATUS_INVALID_PARAMETER)
+    if op.pipe is not None:
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
+    setter = SETTERS.get(req.info_class)
+    if setter is None:
+        raise SmbError(NtStatus.STATUS_INVALID_INFO_CLASS)
+    if op.tree.share.read_only or op.tree.share.backend is None:
+        raise SmbError(NtStatus.STATUS_ACCESS_DENIED)
+    await setter(ctx, op, req.buffer)
+    return Reply.of(SET_INFO_RESPONSE)

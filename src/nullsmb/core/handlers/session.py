@@ -1,0 +1,203 @@
+"""SESSION_SETUP (MS-SMB2 3.3.5.5) and LOGOFF (3.3.5.6).
+
+Rules (design.md §4, null-sessions.md §1.3-1.4):
+1. Anonymous sessions get SessionFlags 0 (Windows; configurable to IS_NULL), guests IS_GUEST.
+2. Keys are derived for every session, anonymous and guest included (a client may sign them),
+   but signing is never required of them and the final response is signed for users only.
+3. ``encryption = "required"`` refuses anonymous and guest sessions with ACCESS_DENIED.
+4. 3.1.1: the session's preauth hash covers every SESSION_SETUP request and every response but
+   the final one (MS-SMB2 3.3.5.5.3); keys are derived from it.
+5. Re-authentication of a valid session keeps its keys (MS-SMB2 3.3.5.5.3).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...auth.ntlmssp import AuthFailure, NtlmAcceptor, PrincipalKind as AuthKind
+from ...auth.spnego import SpnegoAcceptor
+from ...policy.null_session import ANONYMOUS_SID, Principal, PrincipalKind
+from ...status import MalformedMessage, NtStatus, SmbError
+from ...wire.fscc import filetime
+from ...wire.negotiate import DIALECT_NAMES, SecurityMode
+from ...wire.session_setup import SESSION_BINDING, SessionFlags, SessionSetupRequest, SessionSetupResponse, simple_body
+from .. import crypto
+from ..context import Reply, RequestContext
+from ..state import Session, SessionState
+
+if TYPE_CHECKING:
+    from ..connection import ServerConnection
+
+_KIND = {AuthKind.ANONYMOUS: PrincipalKind.ANONYMOUS, AuthKind.GUEST: PrincipalKind.GUEST,
+         AuthKind.USER: PrincipalKind.USER}
+
+
+def _acceptor(conn: "ServerConnection") -> SpnegoAcceptor:
+    cfg = conn.server.config.server
+    ntlm = NtlmAcceptor(
+        accounts=conn.server.accounts,
+        netbios_name=cfg.netbios_name,
+        domain=cfg.workgroup,
+        dns_name=(cfg.netbios_name.lower() + ("." + cfg.dns_domain if cfg.dns_domain else "")),
+        dns_domain=cfg.dns_domain or cfg.workgroup.lower(),
+        map_to_guest_bad_user=cfg.map_to_guest == "bad_user",
+        server_challenge=conn.server.random_bytes(8),
+        now_filetime=filetime(int(conn.server.clock() * 1e9)),
+    )
+    return SpnegoAcceptor(ntlm)
+
+
+def identity_fields(conn: "ServerConnection", session: Session) -> dict:
+    """The common audit fields for a session's principal (design.md §5)."""
+    result = session.result
+    kind = session.principal.kind
+    if kind is PrincipalKind.ANONYMOUS:
+        user, domain, sid = "ANONYMOUS LOGON", "NT AUTHORITY", ANONYMOUS_SID
+    else:
+        user = result.user if result else session.principal.name
+        domain = (result.domain if result and result.domain else conn.server.config.server.netbios_name)
+        sid = ""
+    return {
+        "session_id": f"0x{session.session_id:016x}",
+        "user": user,
+        "domain": domain,
+        "sid": sid,
+        "anonymous": kind is PrincipalKind.ANONYMOUS,
+        "guest": kind is PrincipalKind.GUEST,
+        "client_ip": conn.peer[0],
+        "client_port": conn.peer[1],
+        "workstation": result.workstation if result else conn.workstation,
+        "dialect": DIALECT_NAMES.get(conn.neg.dialect, ""),
+    }
+
+
+async def handle_session_setup(ctx: RequestContext, req: SessionSetupRequest) -> Reply:
+    conn = ctx.conn
+    server = conn.server
+    if req.flags & SESSION_BINDING:
+        raise SmbError(NtStatus.STATUS_REQUEST_NOT_ACCEPTED, "multichannel binding not supported")
+    session = ctx.session
+    reauth = False
+    if session is None:
+        session = Session(server.new_session_id(), created_at=server.clock())
+        session.last_activity = session.created_at
+        conn.sessions[session.session_id] = session
+        server.sessions[session.session_id] = session
+        ctx.session = session
+    if session.auth is None:
+        reauth = session.state is SessionState.VALID
+        session.auth = _acceptor(conn)
+        if conn.preauth is not None:
+            session.preauth = conn.preauth.copy()
+    if session.preauth is not None and not reauth:
+        session.preauth.update(ctx.message)
+    try:
+        token, result = session.auth.step(req.token)
+    except AuthFailure as failure:
+        _fail(conn, session, failure.status, failure.sub_status, failure.reason,
+              user=failure.user, domain=failure.domain, workstation=failure.workstation, reauth=reauth)
+        raise SmbError(failure.status) from None
+    except MalformedMessage:
+        _fail(conn, session, NtStatus.STATUS_INVALID_PARAMETER, 0, "malformed security token",
+              reauth=reauth)
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER) from None
+    if result is None:
+        if session.preauth is not None and not reauth:
+            ctx.on_response = session.preauth.update
+        return Reply.of(SessionSetupResponse(0, token).encode(), NtStatus.STATUS_MORE_PROCESSING_REQUIRED)
+    return _complete(ctx, session, result, token, req, reauth)
+
+
+def _complete(ctx: RequestContext, session: Session, result, token: bytes,
+              req: SessionSetupRequest, reauth: bool) -> Reply:
+    conn = ctx.conn
+    cfg = conn.server.config.server
+    kind = _KIND[result.kind]
+    account = result.account
+    principal = Principal(kind, result.user, tuple(account.groups) if account else ())
+    encryption = cfg.encryption
+    can_encrypt = conn.neg.dialect >= 0x0300 and conn.neg.cipher != 0
+    if encryption == "required" and (kind is not PrincipalKind.USER or not can_encrypt):
+        _fail(conn, session, NtStatus.STATUS_ACCESS_DENIED, 0, "encryption required", result=result)
+        raise SmbError(NtStatus.STATUS_ACCESS_DENIED)
+    session.result = result
+    session.principal = principal
+    session.auth = None
+    if not reauth or session.keys is None:
+        session.keys = crypto.derive_session_keys(
+            conn.neg.dialect, result.session_key,
+            preauth_hash=session.preauth.value if session.preauth is not None else None,
+            cipher=conn.neg.cipher,
+        )
+    flags = 0
+    if kind is PrincipalKind.USER:
+        session.signing_required = bool(
+            cfg.signing == "required" or conn.neg.client_security_mode & SecurityMode.SIGNING_REQUIRED
+        )
+        if encryption in ("required", "desired") and can_encrypt:
+            session.encrypt_data = True
+            flags |= SessionFlags.ENCRYPT_DATA
+    elif kind is PrincipalKind.GUEST:
+        flags |= SessionFlags.IS_GUEST
+    elif cfg.anonymous_session_flag == "null":
+        flags |= SessionFlags.IS_NULL
+    session.state = SessionState.VALID
+    if result.workstation:
+        conn.workstation = result.workstation
+    ctx.sign_response = kind is PrincipalKind.USER and not session.encrypt_data
+    if not reauth:
+        conn.server.emit(
+            "logon", event_id=4624, outcome="success", **identity_fields(conn, session),
+            logon_type=3, auth_package="NTLM", lm_package=getattr(result, "lm_package", ""),
+            signing=session.signing_required, encryption=session.encrypt_data,
+        )
+    return Reply.of(SessionSetupResponse(int(flags), token).encode())
+
+
+def _fail(conn: "ServerConnection", session: Session, status: int, sub_status: int, reason: str,
+          *, user: str = "", domain: str = "", workstation: str = "", result=None,
+          reauth: bool = False) -> None:
+    """A failed logon: audit 4625 and forget the half-made session (MS-SMB2 3.3.5.5.3)."""
+    conn.server.emit(
+        "logon_failed", event_id=4625, outcome="failure",
+        session_id=f"0x{session.session_id:016x}",
+        user=result.user if result else user, domain=result.domain if result else domain,
+        sid="", anonymous=False, guest=False, client_ip=conn.peer[0], client_port=conn.peer[1],
+        workstation=result.workstation if result else workstation,
+        dialect=DIALECT_NAMES.get(conn.neg.dialect, ""),
+        status=NtStatus.name_of(status), sub_status=NtStatus.name_of(sub_status) if sub_status else "",
+        failure_reason=reason,
+    )
+    session.auth = None
+    if not reauth:
+        conn.sessions.pop(session.session_id, None)
+        conn.server.sessions.pop(session.session_id, None)
+        session.state = SessionState.EXPIRED
+
+
+async def destroy_session(conn: "ServerConnection", session: Session, reason: str) -> None:
+    """Close every open and tree of ``session`` and forget it (logoff, disconnect, admin)."""
+    from .tree import disconnect_tree
+
+    was_valid = session.state is SessionState.VALID
+    for _tid, tree in session.tree_connect_table.items():
+        await disconnect_tree(conn, session, tree)
+    session.state = SessionState.EXPIRED
+    conn.sessions.pop(session.session_id, None)
+    conn.server.sessions.pop(session.session_id, None)
+    if was_valid:
+        conn.server.emit(
+            "logoff", event_id=4634, outcome="success", **identity_fields(conn, session),
+            duration_s=round(conn.server.clock() - session.created_at, 3), reason=reason,
+        )
+
+
+async def handle_logoff(ctx: RequestContext, _req: None) -> Reply:
+    session = ctx.session
+    assert session is not None
+    ctx.sign_response = bool(
+        session.keys and session.keys.signing_key and (ctx.header.is_signed or session.signing_required)
+        and not ctx.encrypted
+    )
+    await destroy_session(ctx.conn, session, "client")
+    return Reply.of(simple_body())
