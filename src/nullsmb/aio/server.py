@@ -134,8 +134,12 @@ class SmbProtocol(asyncio.BufferedProtocol):
                     self.transport.resume_reading()
                 out = await conn.handle_pdu(pdu)
                 del pdu
-                if out and not self.closed:
-                    await self._send(out)
+                try:
+                    if out and not self.closed:
+                        await self._send(out)
+                finally:
+                    del out
+                    conn.sent(self.transport.get_write_buffer_size() == 0)
                 if conn.close_after_send:
                     self.transport.close()
                     return

@@ -127,6 +127,7 @@ class ServerConnection:
         self.sessions: dict[int, Session] = {}
         self.close_after_send = False
         self.workstation = ""
+        self.pending_releases: list = []  # run by the glue once the response is written
         self.connected_at = server.clock()
         self.last_activity = self.connected_at
         from .dispatch import run_message
@@ -199,8 +200,14 @@ class ServerConnection:
         try:
             return self._assemble(responses, encrypted_by)
         finally:
-            for release in releases:
-                release()
+            self.pending_releases.extend(releases)
+
+    def sent(self, reusable: bool) -> None:
+        """The glue wrote the last response: buffers held for it can go (``reusable``: back to
+        their pool, when the transport kept no reference to them)."""
+        releases, self.pending_releases = self.pending_releases, []
+        for release in releases:
+            release(reusable)
 
     async def _process(self, ctx: RequestContext, related_failure: int | None) -> tuple[int, Reply]:
         hdr = ctx.header

@@ -105,7 +105,7 @@ class Reply:
 
     parts: list[bytes | memoryview]
     status: int = NtStatus.STATUS_SUCCESS
-    release: Callable[[], None] | None = None  # returns pooled buffers after sending
+    release: Callable[[bool], None] | None = None  # after sending; True: buffers may be reused
 
     @classmethod
     def of(cls, body: bytes, status: int = NtStatus.STATUS_SUCCESS) -> "Reply":

@@ -55,9 +55,9 @@ async def handle_read(ctx: RequestContext, req: ReadRequest) -> Reply:
     ctx.session.bytes_read += n
     release_buf = getattr(backend, "release", None)
 
-    def release() -> None:
+    def release(reusable: bool) -> None:
         budget.give(req.length)
-        if release_buf is not None:
+        if reusable and release_buf is not None:
             release_buf(data)
 
     return Reply([encode_read_response(n), data], release=release)
