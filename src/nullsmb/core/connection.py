@@ -291,10 +291,10 @@ class ServerConnection:
         session = ctx.session
         if session is None or session.keys is None or not session.keys.signing_key:
             return False
+        if ctx.sign_response is not None:
+            return ctx.sign_response  # the final SESSION_SETUP, LOGOFF, VALIDATE_NEGOTIATE_INFO
         if ctx.encrypted or session.encrypt_data and self.neg.dialect >= 0x0300:
             return False  # encryption protects it (MS-SMB2 3.3.4.1.1)
-        if ctx.sign_response is not None:
-            return ctx.sign_response
         if session.state is not SessionState.VALID:
             return False
         return ctx.header.is_signed or session.signing_required
@@ -352,8 +352,10 @@ class ServerConnection:
         enc = encrypted_by
         if enc is None and responses:
             first_session = responses[0][1]
+            first_command = responses[0][3].header.command
             if first_session is not None and first_session.encrypt_data and self.neg.dialect >= 0x0300 \
-                    and first_session.state is SessionState.VALID and first_session.keys:
+                    and first_session.state is SessionState.VALID and first_session.keys \
+                    and first_command not in (Command.SESSION_SETUP, Command.NEGOTIATE):
                 enc = first_session
         if enc is not None and enc.keys is not None and enc.keys.server_out_key and out:
             nonce = self.server.random_bytes(crypto.nonce_size(self.neg.cipher))

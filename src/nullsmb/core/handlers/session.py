@@ -144,7 +144,7 @@ def _complete(ctx: RequestContext, session: Session, result, token: bytes,
     session.state = SessionState.VALID
     if result.workstation:
         conn.workstation = result.workstation
-    ctx.sign_response = kind is PrincipalKind.USER and not session.encrypt_data
+    ctx.sign_response = kind is PrincipalKind.USER and not ctx.encrypted
     if not reauth:
         conn.server.emit(
             "logon", event_id=4624, outcome="success", **identity_fields(conn, session),
