@@ -10,7 +10,9 @@ Rules:
 
 from __future__ import annotations
 
+import re
 import struct
+import zlib
 from typing import Awaitable, Callable
 
 from ...backend.path import split_path
@@ -32,6 +34,22 @@ _RENAME = struct.Struct("<B7sQI")
 
 def _name_of(op: Open) -> str:
     return "\\" + op.path
+
+
+_SHORT_OK = re.compile(r"[A-Za-z0-9!#$%&'()\-@^_`{}~]{1,8}(\.[A-Za-z0-9!#$%&'()\-@^_`{}~]{1,3})?")
+
+
+def short_name(name: str) -> str:
+    """MS-FSCC 2.4.5 FileAlternateNameInformation: the 8.3 name. A name that already fits is
+    its own short name (as Samba answers); others get a stable mangled form like Samba's."""
+    if not name or _SHORT_OK.fullmatch(name):
+        return name
+    base, _, ext = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
+    clean = re.sub(r"[^A-Za-z0-9]", "", base).upper()[:5] or "_"
+    digest = zlib.crc32(name.encode("utf-8", "surrogatepass"))
+    tag = "".join("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(digest >> (5 * i)) % 36] for i in range(2))
+    ext = re.sub(r"[^A-Za-z0-9]", "", ext).upper()[:3]
+    return f"{clean}~{tag}" + (f".{ext}" if ext else "")
 
 
 async def _file_info(ctx: RequestContext, op: Open, iclass: int) -> tuple[bytes, int]:
@@ -63,6 +81,8 @@ async def _file_info(ctx: RequestContext, op: Open, iclass: int) -> tuple[bytes,
         F.FileStreamInformation: lambda: (b"" if st.is_dir else fscc.stream_info(t.end_of_file, t.allocation), 0),
         F.FileCompressionInformation: lambda: (struct.pack("<QHBBB3s", t.end_of_file, 0, 0, 0, 0, b""), 16),
     }
+    if iclass == F.FileAlternateNameInformation:
+        return fscc.name_info(short_name(op.path.rsplit("\\", 1)[-1] if op.path else "")), 4
     entry = table.get(iclass)
     if entry is None:
         raise SmbError(NtStatus.STATUS_INVALID_INFO_CLASS)
