@@ -15,7 +15,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from nullsmb.config import ConfigError, apply_overrides, default_config, load_config
+from nullsmb.config import ConfigError, apply_overrides, default_config, load_config, with_run_as
 
 __all__ = ["main"]
 
@@ -49,7 +49,11 @@ Everyone (not ANONYMOUS LOGON) may read, or points an existing share of that nam
 and keeps its access list; add :ro to make it read-only. Null sessions reach a share only if
 [policy] NullSessionShares lists it.
 
-Port 445 (the port Windows clients use) is below 1024: run as root, or let Python bind it:
+Port 445 (the port Windows clients use) is below 1024. Start as root and drop root once
+the port is bound:
+  sudo nullsmb serve --config server.toml --run-as nobody     (or [server] run_as = "nobody")
+The shares, state_dir and audit file must then be usable by that user. Or let Python bind
+low ports without root:
   sudo setcap cap_net_bind_service=+ep $(readlink -f $(which python3))
 (this lets every program run by that interpreter bind ports below 1024).
 """
@@ -65,6 +69,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config) if args.config else default_config(Path.cwd())
         config = apply_overrides(config, listen=args.listen or (), shares=args.share or ())
+        if args.run_as:
+            config = with_run_as(config, args.run_as)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -110,6 +116,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=PATH[:ro]",
         action="append",
         help="share a directory; repeatable",
+    )
+    serve.add_argument(
+        "--run-as",
+        metavar="USER",
+        help="after binding the listen ports (e.g. 445 as root), drop root and run as this unix user",
     )
     serve.add_argument(
         "--log-level",

@@ -24,6 +24,7 @@ import ipaddress
 import json
 import math
 import re
+import pwd
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -133,6 +134,7 @@ class ServerSettings:
     anonymous_session_flag: str = "none"  # "none" (Windows) | "null" (SMB2_SESSION_FLAG_IS_NULL)
     state_dir: Path = Path(".nullsmb")
     server_guid: str = ""  # "" = generated and kept in state_dir; else canonical lower-case form
+    run_as: str = ""  # after binding (e.g. port 445 as root) switch to this unix user
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +237,13 @@ def default_config(cwd: Path) -> Config:
         users=(),
         shares=(demo,),
     )
+
+
+def with_run_as(config: Config, user: str) -> Config:
+    """``--run-as USER``: the unix user to switch to once the listen ports are bound."""
+    if not _is_unix_user(user):
+        raise ConfigError("--run-as", None, None, f"{user!r} is not a unix user of this machine")
+    return replace(config, server=replace(config.server, run_as=user))
 
 
 def apply_overrides(
@@ -520,6 +529,16 @@ def _syslog_ok(value: str) -> bool:
     return url.scheme == "udp" and bool(url.hostname) and url.path in ("", "/") and port != 0
 
 
+def _is_unix_user(value: str) -> bool:
+    if not value:
+        return True
+    try:
+        pwd.getpwnam(value)
+    except KeyError:
+        return False
+    return True
+
+
 def _is_path(value: str) -> bool:
     return bool(value) and "\0" not in value
 
@@ -541,6 +560,7 @@ _SERVER_RULES: dict[str, _Convert] = {
     "state_dir": _PATH,
     "server_guid": _string('must be "" or a GUID such as "1b4e28ba-2fa1-11d2-883f-0016d3cca427"',
                            _is_guid, lambda v: str(uuid.UUID(v)) if v else ""),
+    "run_as": _string('must be "" or the name of a unix user of this machine', _is_unix_user),
 }
 _ADMIN_RULES: dict[str, _Convert] = {
     "listen": _listen_addr,

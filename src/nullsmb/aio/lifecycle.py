@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pwd
 import signal
 import sys
 import time
@@ -100,6 +101,21 @@ def _banner(config: Config, bound: list[tuple[str, int]], out: Callable[[str], N
     out("stop:  Ctrl-C or SIGTERM (in-flight writes complete, files close)")
 
 
+def drop_privileges(user: str) -> None:
+    """After binding: become ``user`` (groups first, then gid, then uid; no way back)."""
+    entry = pwd.getpwnam(user)
+    if os.getuid() != 0:
+        if os.getuid() == entry.pw_uid:
+            return
+        raise PermissionError("only root can switch users")
+    os.setgroups(os.getgrouplist(entry.pw_name, entry.pw_gid))
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise PermissionError("still root after setuid")
+    log.info("running as %s (uid %d)", user, entry.pw_uid)
+
+
 async def serve_forever(config: Config, *, ready: Callable[[list[tuple[str, int]]], None] | None = None,
                         stop: asyncio.Event | None = None) -> int:
     context = build_context(config)
@@ -111,6 +127,13 @@ async def serve_forever(config: Config, *, ready: Callable[[list[tuple[str, int]
               + (" (ports below 1024 need root or CAP_NET_BIND_SERVICE)" if exc.errno == 13 else ""),
               file=sys.stderr)
         return 2
+    if config.server.run_as:
+        try:
+            drop_privileges(config.server.run_as)
+        except (OSError, KeyError) as exc:
+            print(f"error: cannot switch to user {config.server.run_as!r}: {exc}", file=sys.stderr)
+            await server.stop()
+            return 2
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT)

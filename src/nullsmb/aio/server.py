@@ -51,8 +51,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
 
     # -- transport callbacks -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
         peer = transport.get_extra_info("peername") or ("?", 0)
         if len(self.server.protocols) >= self.server.context.config.server.max_connections:
             log.warning("refusing %s: max_connections reached", peer[0])
