@@ -21,13 +21,14 @@ from typing import Any
 from ..core.connection import ServerConnection
 from ..core.context import ServerContext
 from ..status import MalformedMessage
-from ..wire.framing import FrameDecoder, frame_header
+from ..wire.framing import SCRATCH, FrameDecoder, frame_header
 
 __all__ = ["SmbServer"]
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 8 * 1024 * 1024 + 64 * 1024  # MaxWriteSize plus headers and padding
+PRE_AUTH_MAX_FRAME = 128 * 1024  # until NEGOTIATE settles the sizes
 QUEUE_PAUSE_BYTES = 32 * 1024 * 1024
 QUEUE_PAUSE_FRAMES = 512
 
@@ -37,7 +38,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
 
     def __init__(self, server: "SmbServer") -> None:
         self.server = server
-        self.decoder = FrameDecoder(MAX_FRAME)
+        self.decoder = FrameDecoder(PRE_AUTH_MAX_FRAME, server.context.memory.allocate)
         self.queue: deque[bytes | bytearray] = deque()
         self.queued_bytes = 0
         self.wakeup = asyncio.Event()
@@ -79,15 +80,44 @@ class SmbProtocol(asyncio.BufferedProtocol):
             log.info("dropping %s: %s", self._peer(), exc)
             self._abort()
             return
+        self._enqueue(frames)
+        if self.decoder.waiting and not self.closed:
+            # The memory budget is spent: stop reading until some is given back.
+            self._pause()
+            self.server.context.memory.waiters.append(self._memory_back)
+
+    def _memory_back(self) -> None:
+        if self.closed:
+            return
+        try:
+            frames = self.decoder.retry()
+        except MalformedMessage:
+            self._abort()
+            return
+        self._enqueue(frames)
+        if self.decoder.waiting:
+            self.server.context.memory.waiters.append(self._memory_back)
+        elif self.queued_bytes < QUEUE_PAUSE_BYTES // 2:
+            self._resume()
+
+    def _pause(self) -> None:
+        if not self.reading_paused and self.transport is not None:
+            self.transport.pause_reading()
+            self.reading_paused = True
+
+    def _resume(self) -> None:
+        if self.reading_paused and self.transport is not None and not self.decoder.waiting:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def _enqueue(self, frames: list) -> None:
         if frames:
             for frame in frames:
                 self.queue.append(frame)
                 self.queued_bytes += len(frame)
             self.wakeup.set()
-            if (self.queued_bytes > QUEUE_PAUSE_BYTES or len(self.queue) > QUEUE_PAUSE_FRAMES) \
-                    and not self.reading_paused and self.transport is not None:
-                self.transport.pause_reading()
-                self.reading_paused = True
+            if self.queued_bytes > QUEUE_PAUSE_BYTES or len(self.queue) > QUEUE_PAUSE_FRAMES:
+                self._pause()
 
     def eof_received(self) -> bool:
         return False
@@ -115,6 +145,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
 
     async def _worker(self) -> None:
         conn = self.conn
+        memory = self.server.context.memory
         assert conn is not None and self.transport is not None
         try:
             while True:
@@ -126,13 +157,18 @@ class SmbProtocol(asyncio.BufferedProtocol):
                 if self.closed:
                     return
                 pdu = self.queue.popleft()
-                self.queued_bytes -= len(pdu)
-                if self.reading_paused and self.queued_bytes < QUEUE_PAUSE_BYTES // 2 \
-                        and len(self.queue) < QUEUE_PAUSE_FRAMES // 2:
-                    self.reading_paused = False
-                    self.transport.resume_reading()
-                out = await conn.handle_pdu(pdu)
-                del pdu
+                size = len(pdu)
+                self.queued_bytes -= size
+                if self.queued_bytes < QUEUE_PAUSE_BYTES // 2 and len(self.queue) < QUEUE_PAUSE_FRAMES // 2:
+                    self._resume()
+                try:
+                    out = await conn.handle_pdu(pdu)
+                finally:
+                    del pdu
+                    if size > SCRATCH // 2:
+                        memory.give(size)  # a large PDU's buffer came from the budget
+                if conn.negotiated and self.decoder.max_frame == PRE_AUTH_MAX_FRAME:
+                    self.decoder.max_frame = MAX_FRAME if conn.neg.large_mtu else 65536 + 4096
                 try:
                     if out and not self.closed:
                         await self._send(out)

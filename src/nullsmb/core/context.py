@@ -30,11 +30,12 @@ class MemoryBudget:
     """A global cap on bytes held in request and response buffers (MS-SMB2 3.3.5.2.5's
     large-MTU requests make one client able to ask for 8 MiB per credit)."""
 
-    __slots__ = ("limit", "used")
+    __slots__ = ("limit", "used", "waiters")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
+        self.waiters: list[Callable[[], None]] = []  # called once when memory is given back
 
     def try_take(self, n: int) -> bool:
         if self.used + n > self.limit:
@@ -44,6 +45,14 @@ class MemoryBudget:
 
     def give(self, n: int) -> None:
         self.used = max(0, self.used - n)
+        if self.waiters:
+            waiters, self.waiters = self.waiters, []
+            for wake in waiters:
+                wake()
+
+    def allocate(self, n: int) -> bytearray | None:
+        """A receive buffer of ``n`` bytes charged to the budget, or None when it is spent."""
+        return bytearray(n) if self.try_take(n) else None
 
 
 @dataclass(eq=False)

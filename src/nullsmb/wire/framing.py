@@ -9,9 +9,13 @@ Rules:
    ``buffer_updated``, the asyncio.BufferedProtocol shape), so an 8 MiB WRITE is copied once, by
    the kernel.
 4. Each complete PDU is handed out once, as a ``bytes`` or a ``bytearray`` nobody resizes.
+5. A large PDU's buffer comes from ``allocate`` (the server's memory budget); when it says no,
+   the decoder waits (``waiting``) until ``retry()`` is called, keeping the bytes it has.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 from ..status import MalformedMessage
 
@@ -32,9 +36,13 @@ def frame_header(length: int) -> bytes:
 class FrameDecoder:
     """Splits a byte stream into PDUs, with a zero-copy path for large ones."""
 
-    __slots__ = ("_scratch", "_view", "_start", "_end", "_big", "_big_fill", "_skip", "max_frame")
+    __slots__ = ("_scratch", "_view", "_start", "_end", "_big", "_big_fill", "_skip", "max_frame",
+                 "_allocate", "waiting")
 
-    def __init__(self, max_frame: int) -> None:
+    def __init__(self, max_frame: int,
+                 allocate: Callable[[int], bytearray | None] | None = None) -> None:
+        self._allocate = allocate or bytearray
+        self.waiting = False
         self._scratch = bytearray(SCRATCH)
         self._view = memoryview(self._scratch)
         self._start = 0  # unparsed data in scratch is [_start, _end)
@@ -80,6 +88,11 @@ class FrameDecoder:
             frames.extend(self.buffer_updated(n))
         return frames
 
+    def retry(self) -> list[bytes | bytearray]:
+        """Try again to allocate the large PDU that ``allocate`` refused."""
+        self.waiting = False
+        return self._parse()
+
     def _compact(self) -> None:
         live = self._end - self._start
         self._scratch[:live] = self._scratch[self._start : self._end]
@@ -115,7 +128,10 @@ class FrameDecoder:
                 continue
             if 4 + length > SCRATCH // 2:
                 # Large PDU: give it its own buffer and receive the rest straight into it.
-                big = bytearray(length)
+                big = self._allocate(length)
+                if big is None:
+                    self.waiting = True
+                    break
                 have = avail - 4
                 big[:have] = scratch[pos + 4 : self._end]
                 self._big, self._big_fill = big, have

@@ -15,7 +15,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from ...backend.base import CreateDisposition
-from ...backend.path import split_path
+from ...backend.path import parse_name
 from ...policy.null_session import Right, may_open_pipe, normalize_pipe
 from ...status import NtStatus, SmbError
 from ...wire.create import (
@@ -124,9 +124,14 @@ async def _create_file(ctx: RequestContext, req: CreateRequest) -> Reply:
             disposition = CreateDisposition.OPEN
         if opts & CreateOptions.DELETE_ON_CLOSE and not granted & AccessMask.DELETE:
             raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "delete-on-close without DELETE access")
-        path = split_path(req.name)
+        parsed = parse_name(req.name)
+        path = parsed.components
         want_dir = True if opts & CreateOptions.DIRECTORY_FILE else (
             False if opts & CreateOptions.NON_DIRECTORY_FILE else None)
+        if parsed.trailing_separator and want_dir is False:
+            raise SmbError(NtStatus.STATUS_OBJECT_NAME_INVALID)  # MS-FSA 2.1.5.1
+        if parsed.default_stream and want_dir is True:
+            raise SmbError(NtStatus.STATUS_NOT_A_DIRECTORY)
         write = bool(granted & WRITE_RIGHTS) or disposition != CreateDisposition.OPEN
         handle, action = await backend.create(path, disposition, directory=want_dir, write=write)
     except SmbError as err:
