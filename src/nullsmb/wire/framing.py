@@ -62,6 +62,8 @@ class FrameDecoder:
             return memoryview(self._big)[self._big_fill :]
         if self._end == SCRATCH:
             self._compact()
+            if self._end == SCRATCH:  # only while waiting for memory, which pauses reading
+                raise MalformedMessage("receive buffer full while waiting for memory")
         return self._view[self._end :]
 
     def buffer_updated(self, n: int) -> list[bytes | bytearray]:
