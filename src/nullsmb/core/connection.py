@@ -365,7 +365,10 @@ class ServerConnection:
 
     # -- helpers for handlers -------------------------------------------------------------------------
     def lookup_open(self, ctx: RequestContext, file_id: bytes) -> Open:
-        if file_id == FILE_ID_ANY and ctx.related_file_id is not None:
+        if file_id == FILE_ID_ANY and ctx.header.is_related:
+            if ctx.related_file_id is None:
+                # MS-SMB2 3.3.5.2.7.2: no open to inherit in this compound
+                raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
             file_id = ctx.related_file_id
         session = ctx.session
         if session is None:

@@ -19,6 +19,9 @@ from ..context import Reply, RequestContext
 READ_RIGHTS = AccessMask.FILE_READ_DATA | AccessMask.FILE_EXECUTE
 WRITE_DATA_RIGHTS = AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA
 WRITE_THROUGH = 0x00000001  # SMB2_WRITEFLAG_WRITE_THROUGH
+INT64_MAX = (1 << 63) - 1
+MAX_FILE_SIZE = 0xFFFFFFF0000  # NTFS's largest file: writes beyond it are invalid (as Samba)
+APPEND_OFFSET = 0xFFFFFFFFFFFFFFFF  # MS-SMB2 3.3.5.13: write at end of file (append-only opens)
 
 
 async def handle_read(ctx: RequestContext, req: ReadRequest) -> Reply:
@@ -37,6 +40,12 @@ async def handle_read(ctx: RequestContext, req: ReadRequest) -> Reply:
         raise SmbError(NtStatus.STATUS_INVALID_DEVICE_REQUEST)
     if not op.granted_access & READ_RIGHTS:
         raise SmbError(NtStatus.STATUS_ACCESS_DENIED)
+    if req.offset > INT64_MAX or req.offset + req.length > INT64_MAX:
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "read beyond the largest file offset")
+    if req.length < req.minimum_count:
+        raise SmbError(NtStatus.STATUS_END_OF_FILE)  # can never be satisfied
+    if req.length == 0:
+        return Reply([encode_read_response(0), b"\x00"])  # a zero-length read succeeds
     budget = ctx.server.memory
     if not budget.try_take(req.length):
         raise SmbError(NtStatus.STATUS_INSUFFICIENT_RESOURCES, "memory budget exhausted")
@@ -53,6 +62,7 @@ async def handle_read(ctx: RequestContext, req: ReadRequest) -> Reply:
         raise SmbError(NtStatus.STATUS_END_OF_FILE)
     assert ctx.session is not None
     ctx.session.bytes_read += n
+    op.position = req.offset + n  # FilePositionInformation follows the last read (Samba, Windows)
     release_buf = getattr(backend, "release", None)
 
     def release(reusable: bool) -> None:
@@ -79,11 +89,19 @@ async def handle_write(ctx: RequestContext, req: WriteRequest) -> Reply:
         raise SmbError(NtStatus.STATUS_ACCESS_DENIED)
     backend = op.tree.share.backend
     assert backend is not None and op.handle is not None
-    written = await backend.write(op.handle, req.offset, req.data) if n else 0
+    offset = req.offset
+    if offset == APPEND_OFFSET and op.granted_access & WRITE_DATA_RIGHTS == AccessMask.FILE_APPEND_DATA:
+        offset = (await backend.stat(op.handle)).size
+    if offset > INT64_MAX or (n and offset + n > MAX_FILE_SIZE):
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "write beyond the largest file size")
+    if n and offset + n == MAX_FILE_SIZE:
+        raise SmbError(NtStatus.STATUS_DISK_FULL, "a file cannot reach NTFS's maximum size")  # Windows
+    written = await backend.write(op.handle, offset, req.data) if n else 0
     if req.flags & WRITE_THROUGH:
         await backend.flush(op.handle)
     assert ctx.session is not None
     ctx.session.bytes_written += written
+    op.position = offset + written
     return Reply.of(encode_write_response(written))
 
 
