@@ -54,6 +54,12 @@ NEEDS_TREE = frozenset({
     Command.WRITE, Command.LOCK, Command.IOCTL, Command.QUERY_DIRECTORY, Command.CHANGE_NOTIFY,
     Command.QUERY_INFO, Command.SET_INFO,
 })
+# Commands that carry a FileId (a related one inherits the previous failure).
+USES_FILE_ID = frozenset({
+    Command.CLOSE, Command.FLUSH, Command.READ, Command.WRITE, Command.LOCK, Command.IOCTL,
+    Command.QUERY_DIRECTORY, Command.CHANGE_NOTIFY, Command.QUERY_INFO, Command.SET_INFO,
+    Command.OPLOCK_BREAK,
+})
 # Commands that run without a valid session.
 NO_SESSION = frozenset({Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO, Command.CANCEL})
 
@@ -183,14 +189,18 @@ class ServerConnection:
                 await self._run_cancel(hdr)
                 continue
             ctx = RequestContext(self, hdr, msg, encrypted=encrypted_by is not None)
-            if hdr.is_related and prev is not None:
-                ctx.session, ctx.tree = prev.session, prev.tree
-                ctx.related_file_id = prev.related_file_id
-            elif hdr.is_related and prev is None and len(bounds) > 1:
-                pass  # first message flagged related: treated as unrelated (Windows does)
-            status, reply = await self._process(ctx, related_failure=(
-                prev_status if hdr.is_related and prev is not None and prev_status >= 0x80000000
-                and prev_status != NtStatus.STATUS_BUFFER_OVERFLOW else None))
+            forced: int | None = None
+            if hdr.is_related:
+                if prev is None or prev.session is None:
+                    # MS-SMB2 3.3.5.2.7.2: nothing to inherit (first in the chain, or the
+                    # previous message had no valid session)
+                    forced = NtStatus.STATUS_INVALID_PARAMETER
+                else:
+                    ctx.session, ctx.tree = prev.session, prev.tree
+                    ctx.related_file_id = prev.related_file_id
+                    if prev_status >= 0xC0000000 and hdr.command in USES_FILE_ID:
+                        forced = prev_status  # a failure propagates to what needs its FileId
+            status, reply = await self._process(ctx, related_failure=forced)
             if reply.release is not None:
                 releases.append(reply.release)
             signed = self._should_sign(ctx, status)
