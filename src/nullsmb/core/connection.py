@@ -166,6 +166,10 @@ class ServerConnection:
         session = self.sessions.get(session_id)
         if session is None or session.keys is None or not session.keys.server_in_key:
             raise MalformedMessage("encrypted message for an unknown session")
+        if session.state is SessionState.VALID and (session.is_anonymous or session.is_guest):
+            # Anyone can compute an anonymous or guest session's keys: its encryption proves
+            # nothing (MS-SMB2 3.3.5.2.1.1; Samba resets such connections, smb2.session.anon-*).
+            raise MalformedMessage("encrypted message on an anonymous or guest session")
         try:
             plain = crypto.decrypt_message(self.neg.cipher, session.keys.server_in_key, pdu)
         except crypto.DecryptError as exc:
@@ -188,6 +192,10 @@ class ServerConnection:
             if hdr.command == Command.CANCEL:
                 await self._run_cancel(hdr)
                 continue
+            if encrypted_by is not None and not hdr.is_related and hdr.session_id != encrypted_by.session_id:
+                # MS-SMB2 3.3.5.2.1.1: the inner SessionId must be the one that encrypted it;
+                # otherwise one session's key would vouch for another session's requests.
+                raise MalformedMessage("encrypted message names another session")
             ctx = RequestContext(self, hdr, msg, encrypted=encrypted_by is not None)
             forced: int | None = None
             if hdr.is_related:
@@ -264,6 +272,8 @@ class ServerConnection:
             if command not in NO_SESSION:
                 raise SmbError(NtStatus.STATUS_USER_SESSION_DELETED)
             return
+        if session.state is SessionState.EXPIRED:
+            raise SmbError(NtStatus.STATUS_USER_SESSION_DELETED)  # inherited, then logged off
         if session.state is SessionState.VALID:
             if hdr.is_signed and not ctx.encrypted:
                 if not self._verify(ctx, session):
@@ -278,6 +288,8 @@ class ServerConnection:
             raise SmbError(NtStatus.STATUS_USER_SESSION_DELETED)
         session.last_activity = self.last_activity
         session.requests += 1
+        if ctx.tree is not None and session.tree_connect_table.get(ctx.tree.tree_id) is not ctx.tree:
+            raise SmbError(NtStatus.STATUS_NETWORK_NAME_DELETED)  # inherited, then disconnected
         if command in NEEDS_TREE and ctx.tree is None:
             tree = session.tree_connect_table.get(hdr.tree_id)
             if tree is None:

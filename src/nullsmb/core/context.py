@@ -71,6 +71,7 @@ class ServerContext:
     sessions: dict[int, "Session"] = field(default_factory=dict)
     connections: set["ServerConnection"] = field(default_factory=set)
     audit: AuditHook | None = None
+    audit_refusing: Callable[[], bool] = lambda: False  # audit sink down, on_failure = "refuse_sessions"
     pipe_factory: Callable[[str], Any] | None = None  # name → pipe object (rpc issue)
     next_session_id: int = 0x0000_0400_0000_0001
     blocked: dict[tuple[str, str], float] = field(default_factory=dict)

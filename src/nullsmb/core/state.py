@@ -114,7 +114,8 @@ class Session:
 
     session_id: int
     state: SessionState = SessionState.IN_PROGRESS
-    auth: Any = None  # the SPNEGO acceptor while IN_PROGRESS
+    auth: Any = None  # the SPNEGO acceptor while an authentication is under way
+    reauthenticating: bool = False  # that authentication re-authenticates a VALID session
     result: AuthResult | None = None
     principal: Principal = field(default_factory=lambda: Principal(PrincipalKind.ANONYMOUS))
     keys: SessionKeys | None = None

@@ -189,7 +189,7 @@ def _entry(iclass: int, name: bytes, t: FileTimes) -> bytes:
     if iclass == FileInfoClass.FileIdBothDirectoryInformation:
         return fixed + struct.pack("<IBB24sHQ", 0, 0, 0, b"", 0, t.file_id) + name
     if iclass == FileInfoClass.FileIdExtdDirectoryInformation:
-        return fixed + struct.pack("<III16s", 0, 0, 0, t.file_id.to_bytes(16, "little")) + name
+        return fixed + struct.pack("<II16s", 0, 0, t.file_id.to_bytes(16, "little")) + name
     raise ValueError(iclass)
 
 

@@ -16,7 +16,7 @@ import zlib
 from typing import Awaitable, Callable
 
 from ...backend.path import split_path
-from ...status import NtStatus, SmbError
+from ...status import MalformedMessage, NtStatus, SmbError
 from ...wire import fscc
 from ...wire.buffer import Reader
 from ...wire.create import AccessMask
@@ -249,5 +249,8 @@ async def handle_set_info(ctx: RequestContext, req: SetInfoRequest) -> Reply:
         raise SmbError(NtStatus.STATUS_INVALID_INFO_CLASS)
     if op.tree.share.read_only or op.tree.share.backend is None:
         raise SmbError(NtStatus.STATUS_ACCESS_DENIED)
-    await setter(ctx, op, req.buffer)
+    try:
+        await setter(ctx, op, req.buffer)
+    except MalformedMessage:
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "malformed information buffer") from None
     return Reply.of(SET_INFO_RESPONSE)

@@ -71,13 +71,34 @@ def identity_fields(conn: "ServerConnection", session: Session) -> dict:
     }
 
 
+def block_key(principal: Principal, client_ip: str) -> tuple[str, str]:
+    """The ``ServerContext.blocked`` key of a principal from an address."""
+    who = principal.kind.value  # "anonymous", "guest" or "user"
+    if principal.kind is PrincipalKind.USER:
+        who += ":" + principal.name.casefold()
+    return who, client_ip
+
+
+def is_blocked(server, principal: Principal, client_ip: str) -> bool:
+    """True while an administrator's block on this principal from this address lasts."""
+    if not server.blocked:
+        return False
+    key = block_key(principal, client_ip)
+    until = server.blocked.get(key)
+    if until is not None and until <= server.clock():
+        del server.blocked[key]  # expired
+        until = None
+    return until is not None
+
+
 async def handle_session_setup(ctx: RequestContext, req: SessionSetupRequest) -> Reply:
     conn = ctx.conn
     server = conn.server
     if req.flags & SESSION_BINDING:
         raise SmbError(NtStatus.STATUS_REQUEST_NOT_ACCEPTED, "multichannel binding not supported")
     session = ctx.session
-    reauth = False
+    if session is None and server.audit_refusing():  # no new sessions while auditing fails
+        raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "audit log unavailable")
     if session is None:
         session = Session(server.new_session_id(), created_at=server.clock())
         session.last_activity = session.created_at
@@ -85,10 +106,11 @@ async def handle_session_setup(ctx: RequestContext, req: SessionSetupRequest) ->
         server.sessions[session.session_id] = session
         ctx.session = session
     if session.auth is None:
-        reauth = session.state is SessionState.VALID
+        session.reauthenticating = session.state is SessionState.VALID
         session.auth = _acceptor(conn)
-        if conn.preauth is not None:
+        if conn.preauth is not None and not session.reauthenticating:
             session.preauth = conn.preauth.copy()
+    reauth = session.reauthenticating
     if session.preauth is not None and not reauth:
         session.preauth.update(ctx.message)
     try:
@@ -96,10 +118,14 @@ async def handle_session_setup(ctx: RequestContext, req: SessionSetupRequest) ->
     except AuthFailure as failure:
         _fail(conn, session, failure.status, failure.sub_status, failure.reason,
               user=failure.user, domain=failure.domain, workstation=failure.workstation, reauth=reauth)
+        if reauth:  # a failed re-authentication ends the session (MS-SMB2 3.3.5.5.3)
+            await destroy_session(conn, session, "reauth_failed")
         raise SmbError(failure.status) from None
     except MalformedMessage:
         _fail(conn, session, NtStatus.STATUS_INVALID_PARAMETER, 0, "malformed security token",
               reauth=reauth)
+        if reauth:
+            await destroy_session(conn, session, "reauth_failed")
         raise SmbError(NtStatus.STATUS_INVALID_PARAMETER) from None
     if result is None:
         if session.preauth is not None and not reauth:
@@ -120,9 +146,14 @@ def _complete(ctx: RequestContext, session: Session, result, token: bytes,
     if encryption == "required" and (kind is not PrincipalKind.USER or not can_encrypt):
         _fail(conn, session, NtStatus.STATUS_ACCESS_DENIED, 0, "encryption required", result=result)
         raise SmbError(NtStatus.STATUS_ACCESS_DENIED)
+    if is_blocked(conn.server, principal, conn.peer[0]):  # Server Manager's close --block
+        _fail(conn, session, NtStatus.STATUS_ACCESS_DENIED, 0, "blocked by administrator",
+              result=result, reauth=reauth)
+        raise SmbError(NtStatus.STATUS_ACCESS_DENIED)
     session.result = result
     session.principal = principal
     session.auth = None
+    session.reauthenticating = False
     if not reauth or session.keys is None:
         session.keys = crypto.derive_session_keys(
             conn.neg.dialect, result.session_key,
