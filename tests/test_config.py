@@ -193,6 +193,12 @@ def test_values_are_normalised(in_tmp: Path) -> None:
     )
 
 
+def test_audit_failure_modes_and_formats(in_tmp: Path) -> None:
+    write(in_tmp, '[audit]\non_failure = "refuse_sessions"\nformat = "samba"\n')
+    config = load_config("server.toml")
+    assert (config.audit.on_failure, config.audit.format) == ("refuse_sessions", "samba")
+
+
 def test_home_is_expanded(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(in_tmp / "home"))
     write(in_tmp, '[shares.data]\npath = "~/data"\n[audit]\nfile = "~/audit.jsonl"\n')
@@ -372,6 +378,16 @@ ERRORS = [
         id="syslog",
     ),
     pytest.param(
+        '[audit]\non_failure = "stop"\n',
+        'server.toml: audit.on_failure (line 2) must be "continue" or "refuse_sessions" (got "stop")',
+        id="audit-on-failure",
+    ),
+    pytest.param(
+        '[audit]\nformat = "cef"\n',
+        'server.toml: audit.format (line 2) must be "nullsmb" or "samba" (got "cef")',
+        id="audit-format",
+    ),
+    pytest.param(
         '[policy]\nNullSessionPipes = ["srvsvc", "a/b"]\n',
         "server.toml: policy.NullSessionPipes[1] (line 2) must be a pipe name without '/' "
         '(got "a/b")',
@@ -381,6 +397,30 @@ ERRORS = [
         '[policy]\nNullSessionShares = [1]\n',
         "server.toml: policy.NullSessionShares (line 2) must be a list of share names",
         id="share-list",
+    ),
+    pytest.param(
+        '[policy]\nNullSessionOperations = "srvsvc:NetrShareEnum"\n',
+        "server.toml: policy.NullSessionOperations (line 2) must be a list of RPC operations, "
+        'e.g. ["srvsvc:NetrShareEnum"]',
+        id="operations-list",
+    ),
+    pytest.param(
+        '[policy]\nNullSessionOperations = ["srvsvc:NetrShareEnum", "NetrRemoteTOD"]\n',
+        'server.toml: policy.NullSessionOperations[1] (line 2) must be "INTERFACE:Operation", '
+        'e.g. "srvsvc:NetrShareEnum" (got "NetrRemoteTOD")',
+        id="operation-bare-name",
+    ),
+    pytest.param(
+        '[policy]\nNullSessionOperations = ["winreg:OpenHKLM"]\n',
+        "server.toml: policy.NullSessionOperations[0] (line 2) names an unknown interface "
+        '(expected one of: srvsvc, wkssvc, lsarpc, samr) (got "winreg:OpenHKLM")',
+        id="operation-interface",
+    ),
+    pytest.param(
+        '[policy]\nNullSessionOperations = [\n  "lsarpc:LsarLookupSid2",\n]\n',
+        "server.toml: policy.NullSessionOperations[0] (line 3) is not an operation of lsarpc that "
+        'nullsmb knows; did you mean "lsarpc:LsarLookupSids2"? (got "lsarpc:LsarLookupSid2")',
+        id="operation-typo",
     ),
     pytest.param(
         '[shares.data]\ncomment = "no path"\n',
@@ -638,6 +678,13 @@ def test_parse_policy() -> None:
     assert str(info.value) == "hklm.reg: policy.RestrictAnonymous must be 0, 1 or 2 (got 9)"
 
 
+def test_null_session_operations_are_interface_colon_operation() -> None:
+    entries = ["srvsvc:NetrShareEnum", "LSARPC:lsarlookupsids2", "samr:SamrConnect5"]
+    assert parse_policy({"NullSessionOperations": entries}).NullSessionOperations == tuple(entries)
+    assert parse_policy({"NullSessionOperations": []}).NullSessionOperations == ()  # set, empty
+    assert parse_policy({}).NullSessionOperations is None  # not set: no narrowing
+
+
 def test_config_error_formats() -> None:
     assert str(ConfigError("f", "k", 3, "p")) == "f: k (line 3) p"
     assert str(ConfigError("f", "k", None, "p")) == "f: k p"
@@ -671,3 +718,83 @@ def test_every_setting_has_a_rule(settings: type, rules: dict[str, object]) -> N
 def test_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         ServerSettings().signing = "required"  # type: ignore[misc]
+
+
+# --- [[manager.servers]] (Server Manager: several servers in one view) ----------------------------
+
+
+def test_manager_servers_load_with_paths_beside_the_file(in_tmp: Path) -> None:
+    write(in_tmp, """
+        [[manager.servers]]
+        name = "branch"
+        url = "http://10.0.0.5:8445/"
+        token_file = "branch.token"
+
+        [[manager.servers]]
+        name = "hq"
+        url = "https://hq.example.com:8445"
+        token_file = "/etc/nullsmb/hq.token"
+    """)
+    config = load_config("server.toml")
+    assert config.manager == cfg.ManagerSettings((
+        cfg.ManagedServer("branch", "http://10.0.0.5:8445", in_tmp / "branch.token"),
+        cfg.ManagedServer("hq", "https://hq.example.com:8445", Path("/etc/nullsmb/hq.token")),
+    ))
+
+
+def test_manager_defaults_to_no_servers(in_tmp: Path) -> None:
+    write(in_tmp, "")
+    assert load_config("server.toml").manager == cfg.ManagerSettings(())
+    assert default_config(in_tmp).manager.servers == ()
+
+
+_ONE = '[[manager.servers]]\nname = "a"\nurl = "http://127.0.0.1:8445"\ntoken_file = "a.token"\n'
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    pytest.param(
+        _ONE + '\n[[manager.servers]]\nname = "b"\nurl = "ftp://x"\ntoken_file = "b"\n',
+        "server.toml: manager.servers[1].url (line 8) must be an http:// or https:// URL of an "
+        'admin API, e.g. "http://10.0.0.5:8445" (got "ftp://x")',
+        id="url-scheme",
+    ),
+    pytest.param(
+        _ONE + '\n[[manager.servers]]\nname = "A"\nurl = "http://h:1"\ntoken_file = "b"\n',
+        'server.toml: manager.servers[1].name (line 7) repeats the server "a" (server names ignore case)',
+        id="name-repeated",
+    ),
+    pytest.param(
+        '[[manager.servers]]\nname = "b"\nurl = "http://h:1"\n',
+        "server.toml: manager.servers[0] (line 1) needs token_file (each server needs name, url "
+        "and token_file)",
+        id="missing-key",
+    ),
+    pytest.param(
+        '[[manager.servers]]\nname = "b"\nurl = "http://h:1"\ntoken_file = "t"\ntoken = "x"\n',
+        'server.toml: manager.servers[0].token (line 5) is an unknown key; did you mean "token_file"?',
+        id="unknown-key",
+    ),
+    pytest.param(
+        '[[manager.servers]]\nname = "local"\nurl = "http://h:1"\ntoken_file = "t"\n',
+        "server.toml: manager.servers[0].name (line 2) is reserved for this server",
+        id="name-local",
+    ),
+    pytest.param(
+        '[manager]\nservers = "x"\n',
+        "server.toml: manager.servers (line 2) must be [[manager.servers]] tables (name, url, token_file)",
+        id="servers-not-tables",
+    ),
+    pytest.param(
+        '[manager]\nserver = []\n',
+        'server.toml: manager.server (line 2) is an unknown key; did you mean "servers"?',
+        id="manager-unknown-key",
+    ),
+    pytest.param(
+        '[[manager.servers]]\nname = "b c"\nurl = "http://h:1"\ntoken_file = "t"\n',
+        "server.toml: manager.servers[0].name (line 2) must be 1 to 64 letters, digits, '-', '_' "
+        "or '.' (got \"b c\")",
+        id="name-chars",
+    ),
+])
+def test_manager_errors(in_tmp: Path, text: str, message: str) -> None:
+    assert str(load_error(text)) == message

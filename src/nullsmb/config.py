@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "AdminSettings", "AuditSettings", "Config", "ConfigError", "DIALECTS", "ListenAddr",
-    "PolicySettings", "ServerSettings", "ShareConfig", "UserConfig",
+    "ManagedServer", "ManagerSettings", "PolicySettings", "ServerSettings", "ShareConfig", "UserConfig",
     "apply_overrides", "default_config", "load_config", "parse_policy",
 ]
 
@@ -47,8 +47,8 @@ SIGNING = ("enabled", "required")
 ENCRYPTION = ("off", "desired", "required")
 MAP_TO_GUEST = ("never", "bad_user")
 ANONYMOUS_SESSION_FLAGS = ("none", "null")
-AUDIT_ON_FAILURE = ("continue", "stop")  # "stop": shut the server down if the audit log fails
-AUDIT_FORMATS = ("nullsmb",)
+AUDIT_ON_FAILURE = ("continue", "refuse_sessions")  # refuse_sessions: no new sessions while auditing fails
+AUDIT_FORMATS = ("nullsmb", "samba")  # samba: 4624/4625 in Samba's auth_json_audit envelope
 SHARE_RIGHTS = ("read", "change", "full", "deny")
 # Principals an access list may name besides users and their groups (design.md §2, §4).
 WELL_KNOWN_PRINCIPALS = (
@@ -62,7 +62,7 @@ MAX_CONNECTIONS = 1_000_000
 _NETBIOS_RE = re.compile(r"[A-Za-z0-9._-]{1,15}")
 _DNS_LABEL_RE = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _HEX32_RE = re.compile(r"[0-9A-Fa-f]{32}")
-_OPERATION_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPERATION_RE = re.compile(r"[A-Za-z]+:[A-Za-z_][A-Za-z0-9_]*")
 _SHARE_BAD_CHARS = frozenset('\\/:*?"<>|')
 _USER_BAD_CHARS = frozenset('"/\\[]:;|=,+*?<>')
 _PIPE_PREFIX = "\\pipe\\"
@@ -145,6 +145,20 @@ class AdminSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ManagedServer:
+    """One ``[[manager.servers]]`` entry: another nullsmb's admin API, shown beside this one."""
+
+    name: str
+    url: str  # http(s)://HOST:PORT of its admin API, no trailing slash
+    token_file: Path  # that server's bearer token (read when used, so it may appear later)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerSettings:
+    servers: tuple[ManagedServer, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AuditSettings:
     file: str = "audit.jsonl"  # "-" = stdout; otherwise an absolute path once loaded
     rotate_bytes: int = 104857600  # 0 = never rotate
@@ -195,6 +209,7 @@ class Config:
     users: tuple[UserConfig, ...]
     shares: tuple[ShareConfig, ...]
     source: Path | None = None  # absolute path of the file loaded, None for the demo
+    manager: ManagerSettings = ManagerSettings()
 
 
 # --- public functions -------------------------------------------------------------------------
@@ -382,6 +397,16 @@ def _group_problem(name: str) -> str | None:
     return _name_problem(name, 256, frozenset())
 
 
+def _operation_problem(name: str) -> str | None:
+    """A NullSessionOperations entry: "INTERFACE:Operation" (any case) of an operation that the
+    policy's table knows (nullsmb.policy.rpc_rules), e.g. "lsarpc:LsarLookupSids2"."""
+    if not _OPERATION_RE.fullmatch(name):
+        return 'must be "INTERFACE:Operation", e.g. "srvsvc:NetrShareEnum"'
+    from nullsmb.policy.rpc_rules import operation_problem  # imported here: a pure, light module
+
+    return operation_problem(name)
+
+
 def _pipe_problem(name: str) -> str | None:
     bad = not name or _has_control(name) or "/" in name
     return "must be a pipe name without '/'" if bad else None
@@ -397,6 +422,16 @@ def _parse_share_option(text: str) -> tuple[str, Path, bool]:
     if problem := _share_name_problem(name):
         raise ConfigError("--share", problem=f"share name {problem} (got {_show_value(name)})")
     return name, Path(rest).expanduser().absolute(), read_only
+
+
+def _admin_url_ok(value: str) -> bool:
+    url = urlsplit(value)
+    try:
+        url.port  # ValueError when not a number from 0 to 65535
+    except ValueError:
+        return False
+    return (url.scheme in ("http", "https") and bool(url.hostname) and not url.query
+            and not url.fragment and url.path in ("", "/") and not _has_control(value))
 
 
 def _listen_conflict(server: ServerSettings, admin: AdminSettings) -> str | None:
@@ -585,9 +620,8 @@ _POLICY_RULES: dict[str, _Convert] = {
     "EveryoneIncludesAnonymous": _integer(0, 1),
     "LSAAnonymousNameLookup": _integer(0, 1),
     "TurnOffAnonymousBlock": _integer(0, 1),
-    "NullSessionOperations": _names("RPC operation names", lambda name: None
-                                    if _OPERATION_RE.fullmatch(name)
-                                    else "must be an RPC operation name such as NetrShareEnum"),
+    "NullSessionOperations": _names('RPC operations, e.g. ["srvsvc:NetrShareEnum"]',
+                                    _operation_problem),
 }
 _USER_RULES: dict[str, _Convert] = {
     "password": _string("must be a string", lambda v: True),
@@ -601,7 +635,17 @@ _SHARE_RULES: dict[str, _Convert] = {
     "read_only": _boolean,
     "access": lambda ctx, path, value: value,  # checked by _access
 }
-_SECTIONS = ("server", "admin", "audit", "policy", "users", "shares")
+_MANAGER_RULES: dict[str, _Convert] = {
+    "servers": lambda ctx, path, value: value,  # checked by _managed_servers
+}
+_MANAGED_SERVER_RULES: dict[str, _Convert] = {
+    "name": _string("must be 1 to 64 letters, digits, '-', '_' or '.'",
+                    re.compile(r"[A-Za-z0-9._-]{1,64}").fullmatch),
+    "url": _string('must be an http:// or https:// URL of an admin API, e.g. "http://10.0.0.5:8445"',
+                   lambda v: _admin_url_ok(v), lambda v: v.rstrip("/")),
+    "token_file": _PATH,
+}
+_SECTIONS = ("server", "admin", "audit", "policy", "users", "shares", "manager")
 
 
 # --- assembling a Config ----------------------------------------------------------------------
@@ -647,7 +691,31 @@ def _build(ctx: _Ctx, data: dict[str, object]) -> Config:
     names = [*WELL_KNOWN_PRINCIPALS, *(n for user in users for n in (*user.groups, user.name))]
     principals = {name.casefold(): name for name in reversed(names)}  # the first spelling wins
     shares = _shares(ctx, data.get("shares", {}), principals)
-    return Config(server, admin, audit, policy, users, shares)
+    manager = section("manager", _MANAGER_RULES)
+    servers = _managed_servers(ctx, manager.get("servers", []))
+    return Config(server, admin, audit, policy, users, shares, manager=ManagerSettings(servers))
+
+
+def _managed_servers(ctx: _Ctx, value: object) -> tuple[ManagedServer, ...]:
+    """``[[manager.servers]]``: name, url and token_file each; names unique ignoring case."""
+    path: _KeyPath = ("manager", "servers")
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ctx.error(path, "must be [[manager.servers]] tables (name, url, token_file)")
+    servers: list[ManagedServer] = []
+    seen: dict[str, str] = {}
+    for i, spec in enumerate(value):
+        given = _fields(ctx, (*path, i), spec, _MANAGED_SERVER_RULES)
+        for key in _MANAGED_SERVER_RULES:
+            if key not in given:
+                raise ctx.error((*path, i), f"needs {key} (each server needs name, url and token_file)")
+        name = str(given["name"])
+        if (twin := seen.setdefault(name.casefold(), name)) != name or name.casefold() == "local":
+            problem = ('is reserved for this server' if name.casefold() == "local"
+                       else f'repeats the server "{twin}" (server names ignore case)')
+            raise ctx.error((*path, i, "name"), problem)
+        servers.append(ManagedServer(name, str(given["url"]),
+                                     ctx.base / given["token_file"]))  # type: ignore[operator]
+    return tuple(servers)
 
 
 def _named_tables(
@@ -746,11 +814,12 @@ def _scan_lines(text: str) -> dict[_KeyPath, int]:
 
 
 class _LineWalk:
-    __slots__ = ("tokens", "out")
+    __slots__ = ("tokens", "out", "arrays")
 
     def __init__(self, tokens: list[_Token]) -> None:
         self.tokens: list[_Token] = tokens
         self.out: dict[_KeyPath, int] = {}
+        self.arrays: dict[_KeyPath, int] = {}  # [[array.of.tables]] → index of the last one
 
     def text(self, i: int) -> str:
         return self.tokens[i][1] if i < len(self.tokens) else ""
@@ -765,7 +834,11 @@ class _LineWalk:
         while i < len(self.tokens):
             kind, text, line = self.tokens[i]
             if text == "[":  # [table] or [[array.of.tables]]
-                table, i = self.key(i + (2 if self.text(i + 1) == "[" else 1))
+                array = self.text(i + 1) == "["
+                table, i = self.key(i + (2 if array else 1))
+                if array:  # the Nth [[a.b]] is the table (a, b, N - 1)
+                    self.arrays[table] = self.arrays.get(table, -1) + 1
+                    table = (*table, self.arrays[table])
                 self.record(table, line)
             elif kind in ("b", "s"):
                 key, i = self.key(i)
