@@ -129,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
         help="diagnostic log level on stderr (default: %(default)s)",
     )
     serve.set_defaults(run=_serve)
+    from nullsmb.admin.cli import register as _register_sessions; _register_sessions(commands)
+    from nullsmb.audit.cli import register as _register_audit; _register_audit(commands)
+    from nullsmb.policy.cli import register as _register_policy; _register_policy(commands)
     return parser
 
 

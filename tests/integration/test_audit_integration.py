@@ -67,7 +67,7 @@ class AuditedServer:
             if predicate(events):
                 return events
             if time.monotonic() > deadline:
-                pytest.fail(f"audit log never satisfied the condition; it has:\n"
+                pytest.fail("audit log never satisfied the condition; it has:\n"
                             + "\n".join(json.dumps(e) for e in events[-20:]))
             time.sleep(0.05)
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import importlib
 import os
+import pkgutil
 import pwd
 import signal
 import sys
@@ -21,6 +23,9 @@ import time
 import uuid
 from pathlib import Path
 from typing import Callable
+
+from ..audit.sink import AuditLog
+import nullsmb
 
 from ..auth.accounts import Account, AccountDb
 from ..backend.localfs import LocalFS
@@ -96,14 +101,25 @@ def _banner(config: Config, bound: list[tuple[str, int]], out: Callable[[str], N
     if bound and config.shares:
         host, port = bound[0]
         host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        target = f"//{host}/{config.shares[0].name}" if ":" not in host else f"//[{host}]/{config.shares[0].name}"
+        target = f"//{host}/{config.shares[0].name}"  # smbclient wants //::1/share, not //[::1]/
         out(f"try:   smbclient -U% -N {target} -p {port} -c ls      (a null session)")
     out("stop:  Ctrl-C or SIGTERM (in-flight writes complete, files close)")
+
+
+def _preload() -> None:
+    """Import now what would otherwise be imported lazily: after dropping root the interpreter's
+    own files may be unreadable (a Python installed under /root, for instance)."""
+    for codec in ("utf-16-le", "utf-16", "utf-8", "latin-1", "ascii", "idna"):
+        "".encode(codec)
+    for mod in pkgutil.walk_packages(nullsmb.__path__, "nullsmb."):
+        if not mod.name.endswith("__main__"):
+            importlib.import_module(mod.name)
 
 
 def drop_privileges(user: str) -> None:
     """After binding: become ``user`` (groups first, then gid, then uid; no way back)."""
     entry = pwd.getpwnam(user)
+    _preload()
     if os.getuid() != 0:
         if os.getuid() == entry.pw_uid:
             return
@@ -118,22 +134,7 @@ def drop_privileges(user: str) -> None:
 
 async def serve_forever(config: Config, *, ready: Callable[[list[tuple[str, int]]], None] | None = None,
                         stop: asyncio.Event | None = None) -> int:
-    context = build_context(config)
-    server = SmbServer(context)
-    try:
-        bound = await server.start()
-    except OSError as exc:
-        print(f"error: cannot listen: {exc.strerror or exc}"
-              + (" (ports below 1024 need root or CAP_NET_BIND_SERVICE)" if exc.errno == 13 else ""),
-              file=sys.stderr)
-        return 2
-    if config.server.run_as:
-        try:
-            drop_privileges(config.server.run_as)
-        except (OSError, KeyError) as exc:
-            print(f"error: cannot switch to user {config.server.run_as!r}: {exc}", file=sys.stderr)
-            await server.stop()
-            return 2
+    # Signals first: a SIGTERM that arrives while we are still starting is a graceful stop.
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT)
@@ -151,19 +152,72 @@ async def serve_forever(config: Config, *, ready: Callable[[list[tuple[str, int]
             loop.add_signal_handler(sig, on_signal)
         except (NotImplementedError, RuntimeError):
             pass
+    try:
+        return await _serve(config, ready, stop)
+    finally:
+        for sig in signals:
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+
+async def _serve(config: Config, ready: Callable[[list[tuple[str, int]]], None] | None,
+                 stop: asyncio.Event) -> int:
+    context = build_context(config)
+    audit_log = AuditLog.from_settings(config.audit, server_name=config.server.netbios_name)
+    try:
+        await audit_log.start()  # before listening: every event has somewhere to go
+    except OSError as exc:
+        print(f"error: cannot write the audit log {config.audit.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    context.audit, context.audit_refusing = audit_log.emit, lambda: audit_log.refusing
+    server = SmbServer(context)
+    try:
+        bound = await server.start()
+    except OSError as exc:
+        print(f"error: cannot listen: {exc.strerror or exc}"
+              + (" (ports below 1024 need root or CAP_NET_BIND_SERVICE)" if exc.errno == 13 else ""),
+              file=sys.stderr)
+        await audit_log.close()
+        return 2
+    if config.server.run_as:
+        try:
+            drop_privileges(config.server.run_as)
+        except (OSError, KeyError) as exc:
+            print(f"error: cannot switch to user {config.server.run_as!r}: {exc}", file=sys.stderr)
+            await server.stop()
+            await audit_log.close()
+            return 2
+    admin = await _start_admin(context, server, config, audit_log)
     if ready is not None:
         ready(bound)
     else:
         _banner(config, bound, lambda line: print(line, flush=True))
+        if admin is not None:
+            print(f"admin: {admin.url} (token in {admin.token_file})", flush=True)
     await stop.wait()
     log.info("stopping: finishing in-flight requests")
+    if admin is not None:
+        await admin.stop()
     await server.stop()
-    for sig in signals:
-        try:
-            loop.remove_signal_handler(sig)
-        except (NotImplementedError, RuntimeError):
-            pass
+    await audit_log.close()  # drains every queued event: nothing is lost on SIGTERM
     return 0
+
+
+async def _start_admin(context: ServerContext, server: SmbServer, config: Config, audit_log):
+    """Server Manager's API and dashboard (admin/app.py) in this loop, if enabled; a failure to
+    listen is a warning: the SMB server runs on without it."""
+    if not config.admin.enabled:
+        return None
+    try:
+        from ..admin.app import start_admin
+
+        return await start_admin(context, server, config, audit_log=audit_log)
+    except (OSError, ImportError) as exc:
+        print(f"warning: admin UI not started on {config.admin.listen}: "
+              f"{getattr(exc, 'strerror', None) or exc}", file=sys.stderr, flush=True)
+        return None
 
 
 def run_server(config: Config) -> int:
