@@ -32,6 +32,8 @@ from ..backend.localfs import LocalFS
 from ..config import Config, ConfigError
 from ..core.context import ServerContext
 from ..core.state import Share
+from ..rpc.directory import build_directory
+from ..rpc.service import make_server_pipes
 from .server import SmbServer
 
 __all__ = ["build_context", "run_server", "serve_forever"]
@@ -68,10 +70,14 @@ def build_context(config: Config, *, create_missing_shares: bool | None = None) 
         shares[sc.name.casefold()] = Share(sc.name, str(path.resolve()), sc.comment, sc.read_only,
                                            sc.access, backend)
     shares["ipc$"] = Share("IPC$", "", "IPC Service", False, (("Everyone", "full"),), None, is_ipc=True)
-    accounts = AccountDb(
-        Account(u.name, u.nt_hash, tuple(u.groups), 1000 + i) for i, u in enumerate(config.users)
-    )
     state_dir = Path(config.server.state_dir)
+    directory = build_directory(state_dir, domain_name=config.server.netbios_name,
+                                users=[(u.name, u.groups) for u in config.users],
+                                guest_enabled=config.server.map_to_guest == "bad_user")
+    accounts = AccountDb(
+        Account(u.name, u.nt_hash, tuple(u.groups), directory.user(u.name).rid if directory.user(u.name) else 1000 + i)
+        for i, u in enumerate(config.users)
+    )
     return ServerContext(
         config=config,
         policy=config.policy,
@@ -81,6 +87,8 @@ def build_context(config: Config, *, create_missing_shares: bool | None = None) 
         clock=time.time,
         random_bytes=os.urandom,
         start_time=time.time(),
+        pipe_factory=make_server_pipes(),
+        directory=directory,
     )
 
 

@@ -76,7 +76,7 @@ SCHEMA: dict[str, EventType] = {
                                           ("status", _STR), ("rule", _STR)),
                   required=("target",)),
         EventType(5712, "rpc_call", (("interface", _STR), ("opnum", _INT), ("operation", _STR),
-                                     ("status", _STR), ("rule", _STR), ("returned", _INT)),
+                                     ("status", _STR), ("rule", _STR), ("level", _INT), ("returned", _INT)),
                   required=("interface", "operation")),
         EventType(4657, "policy_change", (("setting", _STR), ("old", object), ("new", object),
                                           ("by", _STR)),

@@ -72,7 +72,8 @@ class ServerContext:
     connections: set["ServerConnection"] = field(default_factory=set)
     audit: AuditHook | None = None
     audit_refusing: Callable[[], bool] = lambda: False  # audit sink down, on_failure = "refuse_sessions"
-    pipe_factory: Callable[[str], Any] | None = None  # name → pipe object (rpc issue)
+    pipe_factory: Callable[[str, "RequestContext"], Any] | None = None  # name → rpc pipe (rpc.service)
+    directory: Any = None  # rpc.directory.Directory: the SAM that lsarpc and samr show
     next_session_id: int = 0x0000_0400_0000_0001
     blocked: dict[tuple[str, str], float] = field(default_factory=dict)
 
