@@ -25,7 +25,7 @@ import logging
 import os
 import secrets
 import stat
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -368,17 +368,7 @@ class AdminApi:
             raise web.HTTPBadRequest(reason=str(exc))
         if given.get("NullSessionOperations", 0) is None:
             new = replace(new, NullSessionOperations=None)
-        changed = []
-        for f in fields(new):
-            before, after = getattr(old, f.name), getattr(new, f.name)
-            if before != after:
-                changed.append(f.name)
-        self.context.policy = new
-        for name in changed:
-            show = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
-            self.context.emit("policy_change", event_id=4657, outcome="success", setting=name,
-                              old=show(getattr(old, name)), new=show(getattr(new, name)),
-                              by="admin-api")
+        changed = self.context.set_policy(new, by="admin-api")
         self.cache.invalidate()
         return _json({"policy": snap.policy_dict(new), "changed": changed})
 

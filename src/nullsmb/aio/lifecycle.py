@@ -4,7 +4,8 @@ Rules:
 1. Everything the core needs from the outside world is created here and injected: the clock
    (time.time), randomness (os.urandom), storage (LocalFS per share) and the server GUID.
 2. SIGTERM and SIGINT stop the server gracefully (in-flight PDUs finish, opens close); a second
-   signal exits at once.
+   signal exits at once. SIGHUP reloads the config file's ``[policy]`` without dropping sessions
+   (Samba's smbd reloads smb.conf on SIGHUP too); each changed setting is audited (4657).
 3. Bad configuration found while building (a share path that is not a directory) is one line on
    stderr and exit code 2.
 """
@@ -29,7 +30,7 @@ import nullsmb
 
 from ..auth.accounts import Account, AccountDb
 from ..backend.localfs import LocalFS
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, load_config
 from ..core.context import ServerContext
 from ..core.state import Share
 from ..rpc.directory import build_directory
@@ -163,7 +164,7 @@ async def serve_forever(config: Config, *, ready: Callable[[list[tuple[str, int]
     try:
         return await _serve(config, ready, stop)
     finally:
-        for sig in signals:
+        for sig in (*signals, signal.SIGHUP):
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
@@ -198,6 +199,7 @@ async def _serve(config: Config, ready: Callable[[list[tuple[str, int]]], None] 
             await audit_log.close()
             return 2
     admin = await _start_admin(context, server, config, audit_log)
+    _reload_on_sighup(context, config)
     if ready is not None:
         ready(bound)
     else:
@@ -211,6 +213,31 @@ async def _serve(config: Config, ready: Callable[[list[tuple[str, int]]], None] 
     await server.stop()
     await audit_log.close()  # drains every queued event: nothing is lost on SIGTERM
     return 0
+
+
+def reload_policy(context: ServerContext, config: Config) -> list[str] | None:
+    """SIGHUP: read the config file again and apply its ``[policy]`` (shares, users and listen
+    addresses need a restart). A broken file changes nothing and says why on stderr. Returns
+    the changed settings, or None when nothing could be read."""
+    if config.source is None:
+        print("nullsmb: SIGHUP ignored: started without --config, there is no file to reload",
+              file=sys.stderr, flush=True)
+        return None
+    try:
+        fresh = load_config(config.source)
+    except ConfigError as exc:
+        print(f"error: policy not reloaded, the running policy stays: {exc}", file=sys.stderr, flush=True)
+        return None
+    changed = context.set_policy(fresh.policy, by=f"SIGHUP ({config.source})")
+    log.warning("policy reloaded from %s: %s", config.source, ", ".join(changed) if changed else "no change")
+    return changed
+
+
+def _reload_on_sighup(context: ServerContext, config: Config) -> None:
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_policy, context, config)
+    except (NotImplementedError, RuntimeError, AttributeError):
+        pass
 
 
 async def _start_admin(context: ServerContext, server: SmbServer, config: Config, audit_log):

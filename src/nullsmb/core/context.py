@@ -86,6 +86,23 @@ class ServerContext:
         if self.audit is not None:
             self.audit(event, fields)
 
+    def set_policy(self, new: "PolicySettings", by: str) -> list[str]:
+        """Replace the null-session policy (admin API, SIGHUP); one audit event 4657 per changed
+        setting. Open sessions, trees and pipes read ``self.policy`` on every request, so they
+        see the new policy from their next request on. Returns the changed setting names."""
+        from dataclasses import fields as _fields
+
+        old, changed = self.policy, []
+        self.policy = new
+        for f in _fields(new):
+            before, after = getattr(old, f.name), getattr(new, f.name)
+            if before != after:
+                changed.append(f.name)
+                self.emit("policy_change", event_id=4657, outcome="success", setting=f.name,
+                          old=list(before) if isinstance(before, tuple) else before,
+                          new=list(after) if isinstance(after, tuple) else after, by=by)
+        return changed
+
 
 @dataclass(eq=False, slots=True)
 class RequestContext:
