@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from nullsmb.client import SmbClient
+from nullsmb.client import SmbClient, SmbClientError
 
 from .conftest import HOST, ServerInfo, free_port, launch, running_server, smbclient, stop, wait_ready
 
@@ -199,13 +199,14 @@ def test_syslog_receiver_gets_the_same_events(audited: AuditedServer) -> None:
 
 # -- SIGTERM under load ------------------------------------------------------------------------------
 
-SESSIONS, OPENS = 40, 5
+SESSIONS, OPENS = 200, 3  # the issue's load: 200 concurrent sessions, each a fixed script
 
 
 async def _load(port: int) -> tuple[int, list[SmbClient]]:
-    """SESSIONS anonymous sessions, each: logon, tree connect, OPENS open+close; half log off,
-    half stay connected (the server's shutdown ends them). Returns (operations, open clients)."""
-    clients = await asyncio.gather(*(SmbClient.connect(HOST, port, timeout=20) for _ in range(SESSIONS)))
+    """SESSIONS concurrent anonymous sessions, each: logon, tree connect, OPENS open+close, a
+    tree connect the policy refuses; half log off, half stay connected (the server's shutdown
+    ends them). Returns (operations, open clients)."""
+    clients = await asyncio.gather(*(SmbClient.connect(HOST, port, timeout=60) for _ in range(SESSIONS)))
 
     async def script(i: int, client: SmbClient) -> int:
         await client.login()
@@ -213,9 +214,11 @@ async def _load(port: int) -> tuple[int, list[SmbClient]]:
         for _ in range(OPENS):
             fid = await client.create(tid, "hello.txt")
             await client.close(tid, fid)
+        with pytest.raises(SmbClientError):
+            await client.tree_connect("secret")  # not in NullSessionShares
         if i % 2 == 0:
             await client.logoff()
-        return 1 + 1 + OPENS + 1  # logon, share, opens, logoff (or the shutdown's)
+        return 1 + 1 + OPENS + 1 + 1  # logon, share, opens, refused share, logoff (or the shutdown's)
 
     ops = sum(await asyncio.gather(*(script(i, c) for i, c in enumerate(clients))))
     return ops, clients
@@ -241,7 +244,7 @@ def test_sigterm_loses_nothing_under_load(tmp_path: Path) -> None:
     assert "Traceback" not in info.stderr()
     server = AuditedServer(info, receiver)
     events = server.events()
-    assert len(events) == ops == SESSIONS * (3 + OPENS)
+    assert len(events) == ops == SESSIONS * (4 + OPENS)
     assert len(list((tmp_path / "logs").iterdir())) > 3  # rotated on the way
     reasons = sorted(e["reason"] for e in events if e["event_id"] == 4634)
     assert reasons == ["client"] * (SESSIONS // 2) + ["disconnect"] * (SESSIONS // 2)
@@ -249,7 +252,9 @@ def test_sigterm_loses_nothing_under_load(tmp_path: Path) -> None:
     for e in events:
         by_session.setdefault(e["session_id"], []).append(e["event_id"])
     assert len(by_session) == SESSIONS
-    assert all(ids == [4624, 5140] + [5145] * OPENS + [4634] for ids in by_session.values())
+    assert all(ids == [4624, 5140] + [5145] * OPENS + [5140, 4634] for ids in by_session.values())
+    refused = [e for e in events if e["event_id"] == 5140 and e["outcome"] == "failure"]
+    assert len(refused) == SESSIONS and all(e["rule"] == "NullSessionShares" for e in refused)
     receiver.settimeout(2)
     got = 0
     try:
