@@ -252,7 +252,7 @@ ERRORS = [
     pytest.param(
         '[audit]\ncolour = "red"\n',
         "server.toml: audit.colour (line 2) is an unknown key "
-        "(expected one of: file, rotate_bytes, keep, syslog, on_failure, format)",
+        "(expected one of: file, rotate_bytes, keep, syslog, on_failure, format, enabled)",
         id="unknown-key-far",
     ),
     pytest.param(

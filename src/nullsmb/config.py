@@ -164,8 +164,9 @@ class AuditSettings:
     rotate_bytes: int = 104857600  # 0 = never rotate
     keep: int = 10
     syslog: str = ""  # "" | "udp://HOST[:PORT]" | "unix:///PATH"
-    on_failure: str = "continue"  # "continue" | "stop"
+    on_failure: str = "continue"  # "continue" | "refuse_sessions"
     format: str = "nullsmb"
+    enabled: bool = True  # false: no audit trail at all (benchmarks' baseline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,6 +611,7 @@ _AUDIT_RULES: dict[str, _Convert] = {
                       lambda v: not v or _syslog_ok(v)),
     "on_failure": _choice(*AUDIT_ON_FAILURE),
     "format": _choice(*AUDIT_FORMATS),
+    "enabled": _boolean,
 }
 _POLICY_RULES: dict[str, _Convert] = {
     "RestrictNullSessAccess": _integer(0, 1),

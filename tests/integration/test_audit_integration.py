@@ -265,3 +265,14 @@ def test_sigterm_loses_nothing_under_load(tmp_path: Path) -> None:
         pass
     receiver.close()
     assert got == ops  # syslog got every event too
+
+
+def test_audit_can_be_turned_off(tmp_path: Path) -> None:
+    """``[audit] enabled = false``: the server serves, and writes no audit file at all."""
+    port = free_port()
+    config = write_config(tmp_path, port, 9)
+    config.write_text(config.read_text().replace("[audit]\n", "[audit]\nenabled = false\n"))
+    with running_server(tmp_path, config=config, port=port) as info:
+        listed = smbclient(info, cmd="ls")
+        assert listed.returncode == 0 and "hello.txt" in listed.stdout, listed.stdout
+    assert not (tmp_path / "logs").exists()

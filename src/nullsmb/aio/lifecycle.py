@@ -174,13 +174,15 @@ async def serve_forever(config: Config, *, ready: Callable[[list[tuple[str, int]
 async def _serve(config: Config, ready: Callable[[list[tuple[str, int]]], None] | None,
                  stop: asyncio.Event) -> int:
     context = build_context(config)
-    audit_log = AuditLog.from_settings(config.audit, server_name=config.server.netbios_name)
+    audit_log = _NoAudit() if not config.audit.enabled else \
+        AuditLog.from_settings(config.audit, server_name=config.server.netbios_name)
     try:
         await audit_log.start()  # before listening: every event has somewhere to go
     except OSError as exc:
         print(f"error: cannot write the audit log {config.audit.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    context.audit, context.audit_refusing = audit_log.emit, lambda: audit_log.refusing
+    if config.audit.enabled:
+        context.audit, context.audit_refusing = audit_log.emit, lambda: audit_log.refusing
     server = SmbServer(context)
     try:
         bound = await server.start()
@@ -198,7 +200,7 @@ async def _serve(config: Config, ready: Callable[[list[tuple[str, int]]], None] 
             await server.stop()
             await audit_log.close()
             return 2
-    admin = await _start_admin(context, server, config, audit_log)
+    admin = await _start_admin(context, server, config, audit_log if config.audit.enabled else None)
     _reload_on_sighup(context, config)
     if ready is not None:
         ready(bound)
@@ -213,6 +215,16 @@ async def _serve(config: Config, ready: Callable[[list[tuple[str, int]]], None] 
     await server.stop()
     await audit_log.close()  # drains every queued event: nothing is lost on SIGTERM
     return 0
+
+
+class _NoAudit:
+    """``[audit] enabled = false``: nothing is recorded; start/close do nothing."""
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
 
 
 def reload_policy(context: ServerContext, config: Config) -> list[str] | None:
