@@ -46,6 +46,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
         self.conn: ServerConnection | None = None
         self.task: asyncio.Task[None] | None = None
         self.closed = False
+        self.busy = False  # a PDU is being processed or its response written
         self.reading_paused = False
         self.can_write = asyncio.Event()
         self.can_write.set()
@@ -161,6 +162,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
                 self.queued_bytes -= size
                 if self.queued_bytes < QUEUE_PAUSE_BYTES // 2 and len(self.queue) < QUEUE_PAUSE_FRAMES // 2:
                     self._resume()
+                self.busy = True
                 try:
                     out = await conn.handle_pdu(pdu)
                 finally:
@@ -174,6 +176,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
                         await self._send(out)
                 finally:
                     del out
+                    self.busy = False
                     conn.sent(self.transport.get_write_buffer_size() == 0)
                 if conn.close_after_send:
                     self.transport.close()
@@ -224,6 +227,41 @@ class SmbServer:
         self.listeners: list[asyncio.AbstractServer] = []
         self.stopping = False
         self._sweeper: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        context.close_connection = self.close_connection_soon
+
+    def close_connection_soon(self, conn: ServerConnection, reason: str) -> None:
+        """``ServerContext.close_connection``, for synchronous callers (srvsvc NetrSessionDel):
+        the sessions leave ``conn`` at once (a request racing in sees USER_SESSION_DELETED); a
+        request in progress on it (maybe the very call that asked) still gets its reply, then
+        the transport closes; then each session's opens and trees close and its logoff is
+        audited with ``reason``, as Server Manager's close does."""
+        sessions = list(conn.sessions.values())
+        conn.sessions.clear()
+        conn.close_after_send = True
+        task = asyncio.get_running_loop().create_task(self._close_connection(conn, sessions, reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_connection(self, conn: ServerConnection, sessions: list, reason: str) -> None:
+        from ..core.handlers.session import destroy_session
+
+        proto = next((p for p in list(self.protocols) if p.conn is conn), None)
+        if proto is not None:
+            if not proto.busy:
+                proto._abort()
+            proto.wakeup.set()
+            task = proto.task
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), timeout=15)
+                except (asyncio.TimeoutError, Exception):  # the worker logs its own failures
+                    proto._abort()
+        for session in sessions:
+            try:
+                await destroy_session(conn, session, reason)
+            except Exception:  # closing opens must not take the server down
+                log.exception("closing session 0x%016x of %s failed", session.session_id, proto._peer() if proto else "?")
 
     async def start(self) -> list[tuple[str, int]]:
         loop = asyncio.get_running_loop()

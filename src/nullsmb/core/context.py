@@ -76,6 +76,11 @@ class ServerContext:
     directory: Any = None  # rpc.directory.Directory: the SAM that lsarpc and samr show
     next_session_id: int = 0x0000_0400_0000_0001
     blocked: dict[tuple[str, str], float] = field(default_factory=dict)
+    # Set by the asyncio glue (aio.server.SmbServer): close(conn, reason) tears ``conn`` down from
+    # synchronous code (srvsvc NetrSessionDel) as Server Manager's close does: its sessions leave
+    # it at once, the transport closes once the reply in progress is written, each logoff is
+    # audited with ``reason``. None where no event loop runs (unit tests of the core).
+    close_connection: Callable[["ServerConnection", str], None] | None = None
 
     def new_session_id(self) -> int:
         sid = self.next_session_id
