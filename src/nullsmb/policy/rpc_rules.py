@@ -138,7 +138,11 @@ def _ops() -> dict[str, Op]:
             "SamrLookupNamesInDomain", "SamrLookupIdsInDomain", "SamrOpenUser",
             "SamrQueryInformationUser", "SamrQueryInformationUser2", "SamrGetGroupsForUser",
             "SamrGetAliasMembership", "SamrGetDomainPasswordInformation", "SamrOpenGroup",
-            "SamrOpenAlias", "SamrGetMembersInAlias")),
+            "SamrOpenAlias", "SamrGetMembersInAlias",
+            # what an open group/alias handle is for: rpcclient querygroup/querygroupmem/
+            # queryaliasinfo and `net rpc group members` (enum4linux-ng) read them; the same
+            # SAM data as the enumerations above, so the same class
+            "SamrQueryInformationGroup", "SamrGetMembersInGroup", "SamrQueryInformationAlias")),
     ]
     return {op.key.casefold(): op for op in rows}
 
