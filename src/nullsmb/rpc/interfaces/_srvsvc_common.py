@@ -28,7 +28,8 @@ Rules:
    ``[switch_is(Level)]`` union (SHARE_INFO, SERVER_INFO, WKSTA_INFO) is the discriminant and a
    unique pointer to the structure: NULL on an error or a denial, absent for an unknown level.
 5. ``enum_operation``/``info_operation`` build the Operation: read the leading
-   ``[string, unique] wchar_t*`` parameters and the level, ask the policy again with the level
+   ``[string, unique] wchar_t*`` parameters (ServerName, which the server ignores, bounded but
+   unchecked; the others strictly: terminated, no embedded NUL) and the level, ask the policy again with the level
    (``call.authorize(level=...)``), answer ERROR_INVALID_LEVEL for a level without a layout,
    else run the producer (entries, or a NET_API_STATUS error). Their ``deny`` reads the same
    parameters from a fresh reader and answers rule 4's empty stub with the denial's status.
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...status import MalformedMessage
-from ..ndr import NdrReader, NdrWriter
+from ..ndr import DEFAULT_STRING_LIMIT, NdrReader, NdrWriter
 from ..pipe import CallContext, Operation
 
 __all__ = [
@@ -225,9 +226,22 @@ def paginate(entries: Sequence[Sequence[Any]], layout: Layout, prefmax: int, res
 
 # -- operations -------------------------------------------------------------------------------------
 
+def _server_name(r: NdrReader) -> str:
+    """ServerName, which the server MUST ignore (MS-SRVS 3.1.4, MS-WKST 3.2.4): read bounded but
+    unchecked, since clients send odd ones (impacket's wkssvc helpers: ten NULs)."""
+    max_count, offset, actual = r.u32(), r.u32(), r.u32()
+    if offset != 0 or actual > max_count or actual > DEFAULT_STRING_LIMIT:
+        raise MalformedMessage(f"ServerName: offset {offset}, {actual} of {max_count} units")
+    r.raw(2 * actual)
+    return ""
+
+
 def read_strings(r: NdrReader, count: int) -> list[str | None]:
-    """``count`` leading ``[in, string, unique] wchar_t*`` parameters (ServerName first)."""
-    return [r.unique(NdrReader.wstr) for _ in range(count)]
+    """``count`` leading ``[in, string, unique] wchar_t*`` parameters: ServerName (ignored, and
+    returned as "") then the ones the operation uses, read strictly."""
+    out: list[str | None] = [r.unique(_server_name)] if count else []
+    out += [r.unique(NdrReader.wstr) for _ in range(count - 1)]
+    return out
 
 
 EnumProducer = Callable[..., "Sequence[Sequence[Any]] | int"]
