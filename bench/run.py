@@ -23,10 +23,8 @@ import filecmp
 import json
 import os
 import platform
-import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +32,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from _common import (  # generic helpers shared by the benchmarks in bench/
+    BenchError, cmdline, descendants, free_port, human, log, parse_size, pid_alive, port_open, tail,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -67,103 +69,7 @@ LAUNCHERS = {
 }
 
 
-def log(msg: str = "") -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-class BenchError(Exception):
-    """An operational failure that ends the benchmark (message is shown to the user)."""
-
-
 # --- small helpers ------------------------------------------------------------------------------
-
-def parse_size(text: str) -> int:
-    """``1G``, ``512M``, ``64K``, ``1GiB``, ``1048576`` -> bytes (binary units)."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text, re.I)
-    if not m:
-        raise argparse.ArgumentTypeError(f"bad size {text!r} (use e.g. 1G, 512M, 64K)")
-    mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
-    value = int(float(m.group(1)) * mult)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("size must be positive")
-    return value
-
-
-def human(n: int) -> str:
-    for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= div:
-            return f"{n // div} {unit}" if n % div == 0 else f"{n / div:.1f} {unit}"
-    return f"{n} B"
-
-
-def free_port(taken: set[int]) -> int:
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in taken:
-            taken.add(port)
-            return port
-    raise BenchError("no free port found")
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError as e:
-        return f"(cannot read {path}: {e})"
-    return "\n".join(text[-lines:])
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of ours counts as gone
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def descendants(pid: int) -> list[int]:
-    """All descendant PIDs of ``pid`` (from /proc), children before grandchildren."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        for c in children.get(todo.pop(0), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
 
 def fill_random(path: Path, size: int) -> None:
     chunk = os.urandom(4 * MiB)  # incompressible; one chunk repeated is plenty for a throughput test
