@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     from nullsmb.admin.cli import register as _register_sessions; _register_sessions(commands)
     from nullsmb.audit.cli import register as _register_audit; _register_audit(commands)
     from nullsmb.policy.cli import register as _register_policy; _register_policy(commands)
+    from nullsmb.probe.cli import register as _register_probe; _register_probe(commands)
     return parser
 
 
