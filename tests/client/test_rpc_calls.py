@@ -20,7 +20,6 @@ from nullsmb.rpc.pdu import FaultStatus, decode_pdu
 from .rpc_helpers import (
     CAPTURES,
     ScriptedPipe,
-    bind_ack,
     bound,
     fault,
     recorded_replies,

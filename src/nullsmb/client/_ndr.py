@@ -18,7 +18,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..rpc.ndr import Deferred, NdrReader, NdrWriter, Sid
 from ..status import MalformedMessage
@@ -188,7 +188,3 @@ def info_reply(level: int, arms: dict[int, Callable[[NdrReader], Thunk[object]]]
         return value, r.u32()
     return decode
 
-
-def resolve(value: Any) -> Any:
-    """A Deferred's value, or the value itself."""
-    return value.value if isinstance(value, Deferred) else value

@@ -361,7 +361,7 @@ class RpcConnection:
             self._next_context = max(self._next_context, item.context_id + 1)
         async with self._exchange() as call_id:
             pdu = Bind(self.max_frag, self.max_frag, self.assoc_group_id, tuple(elements)).encode(call_id, ptype=ptype)
-            await self._transceive(pdu, self.max_frag)
+            await self._transceive(pdu, self.max_recv_frag)
             header, body = await self._next_pdu()
             if header.call_id != call_id:
                 raise RpcProtocolError(f"bind answered for call_id {header.call_id}, not {call_id}")

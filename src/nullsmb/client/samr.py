@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ..rpc.ndr import NdrReader, NdrWriter, Sid
 from ..rpc.pdu import SyntaxId
 from ..status import MalformedMessage, NtStatus
-from ._ndr import MAX_ROUNDS, Thunk, check, counted, put_ustr, sid_ptr, struct_of, top_ustr, u32_array, ustr
+from ._ndr import MAX_ROUNDS, Thunk, check, counted, put_ustr, sid_ptr, struct_of, u32_array, ustr
 from .rpc import NTSTATUS, RpcConnection, RpcFaultError, RpcProtocolError, status_name
 
 __all__ = [

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 from ..rpc.ndr import NdrReader, NdrWriter
 from ..rpc.pdu import FaultStatus, SyntaxId
-from ..status import MalformedMessage
-from ._ndr import MAX_ENTRIES, MAX_PREFERRED_LENGTH, MAX_ROUNDS, Thunk, check, info_reply, net_enum, wstr_ptr
+from ._ndr import MAX_PREFERRED_LENGTH, MAX_ROUNDS, Thunk, check, info_reply, net_enum, wstr_ptr
 from .rpc import WERROR, RpcConnection, RpcFaultError, RpcProtocolError, RpcStatusError, status_name
 
 __all__ = [
