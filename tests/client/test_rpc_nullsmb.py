@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from integration.conftest import ServerInfo, free_port, running_server, write_user_config
-from nullsmb.client import SmbClientError, list_shares, open_rpc
+from nullsmb.client import RpcStatusError, SmbClient, SmbClientError, list_shares, open_rpc
 from nullsmb.client import lsa, srvsvc
 from nullsmb.status import NtStatus
 
@@ -40,3 +40,26 @@ async def test_a_pipe_outside_null_session_pipes_is_refused(nullsmb_server: Serv
         async with open_rpc(nullsmb_server.host, nullsmb_server.port, lsa.PIPE, lsa.SYNTAX):
             pass
     assert err.value.status == NtStatus.STATUS_ACCESS_DENIED and "CREATE" in str(err.value)
+
+
+async def test_session_enum_and_session_del(nullsmb_server: ServerInfo) -> None:
+    """Server Manager's remote view: list the sessions, end a guest's; the guest's connection
+    is closed by the server."""
+    host, port = nullsmb_server.host, nullsmb_server.port
+    victim = await SmbClient.connect(host, port)
+    try:
+        assert (await victim.login("bob", "not-a-user")).is_guest  # map_to_guest = "bad_user"
+        async with open_rpc(host, port, srvsvc.PIPE, srvsvc.SYNTAX, "alice", "Passw0rd!") as rpc:
+            outcome = await srvsvc.session_enum_any(rpc)
+            assert outcome.level == 502 and [a.level for a in outcome.attempts] == [502]
+            assert {s.user_name for s in outcome.sessions} >= {"alice", "Guest"}
+            with pytest.raises(RpcStatusError) as err:
+                await srvsvc.session_del(rpc, user_name="nosuch")
+            assert (err.value.status, err.value.name) == (2221, "NERR_UserNotFound")
+            await srvsvc.session_del(rpc, user_name="Guest")
+            after = await srvsvc.session_enum(rpc, 10)
+            assert "Guest" not in {s.user_name for s in after.sessions}
+        with pytest.raises(ConnectionError):
+            await victim.echo()
+    finally:
+        await victim.disconnect()

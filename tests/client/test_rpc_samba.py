@@ -83,6 +83,23 @@ async def test_session_enum_falls_back_to_level_1_and_lists_alice(samba: SambaSe
     assert mine and mine[0].client_name == "127.0.0.1" and mine[0].user_flags == 0
 
 
+async def test_samba_shows_null_sessions_as_guest_and_refuses_session_del(samba: SambaServer) -> None:
+    victim = await SmbClient.connect(samba.host, samba.port)
+    try:
+        await victim.login()
+        await victim.tree_connect("IPC$")
+        async with rpc_on(samba, srvsvc.PIPE, srvsvc.SYNTAX) as rpc:
+            sessions = (await srvsvc.session_enum(rpc, 1)).sessions
+            # the null session appears as the guest account, flagged SESS_GUEST (MS-SRVS 2.2.2.3)
+            assert any(s.user_name == "nobody" and s.user_flags == 1 for s in sessions)
+            with pytest.raises(RpcStatusError) as err:  # Samba: not even for BUILTIN\Administrators
+                await srvsvc.session_del(rpc, user_name="nobody")
+            assert (err.value.status, err.value.name) == (5, "WERR_ACCESS_DENIED")
+        await victim.echo()
+    finally:
+        await victim.disconnect()
+
+
 async def test_samr_as_alice(samba: SambaServer) -> None:
     async with rpc_on(samba, samr.PIPE, samr.SYNTAX) as rpc:
         conn = await samr.connect(rpc)
