@@ -276,25 +276,28 @@ class Bench:
         dirs = [base / f"p{i}" for i in range(a.procs)]
         for d in dirs:
             d.mkdir(parents=True)
-        procs = []
+        procs: list[subprocess.Popen[bytes]] = []
         t0 = time.perf_counter()
-        for d in dirs:
-            cmd = ["smbclient", f"//127.0.0.1/{SHARE}", "-p", str(v.port), "-U%", "-N",
-                   "-c", f'lcd "{d}"; prompt off; mget *']
-            with open(d.with_suffix(".out"), "wb") as out:
-                procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                              stdin=subprocess.DEVNULL))
-        deadline = t0 + a.timeout
-        for p in procs:
-            try:
-                p.wait(max(0.1, deadline - time.perf_counter()))
-            except subprocess.TimeoutExpired:
-                for q in procs:  # only the smbclients we started
-                    if q.poll() is None:
-                        q.kill()
-                        q.wait()
-                run.error = f"smbclient timed out after {a.timeout:.0f} s"
-        run.seconds = time.perf_counter() - t0
+        try:
+            for d in dirs:
+                cmd = ["smbclient", f"//127.0.0.1/{SHARE}", "-p", str(v.port), "-U%", "-N",
+                       "-c", f'lcd "{d}"; prompt off; mget *']
+                with open(d.with_suffix(".out"), "wb") as out:
+                    procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                                  stdin=subprocess.DEVNULL))
+            deadline = t0 + a.timeout
+            for p in procs:
+                try:
+                    p.wait(max(0.1, deadline - time.perf_counter()))
+                except subprocess.TimeoutExpired:
+                    run.error = f"smbclient timed out after {a.timeout:.0f} s"
+                    break
+            run.seconds = time.perf_counter() - t0
+        finally:  # a timeout or Ctrl-C: stop the smbclients we started, by PID
+            for q in procs:
+                if q.poll() is None:
+                    q.kill()
+                    q.wait()
         run.units = a.procs * a.files
         # untimed: exit codes, messages, and every file byte for byte
         for p, d in zip(procs, dirs):
@@ -519,6 +522,15 @@ class Bench:
             cells.append("-" if worst is None else ("met" if worst < TARGET_PCT else "NOT MET"))
             table.append(cells)
         print_table(header, table)
+        for row in rows:  # say when the run-to-run spread is larger than what is being measured
+            vs = row["variants"]
+            spreads = [(max(d["runs"]) - min(d["runs"])) / d["median"] * 100 for d in vs.values()
+                       if d["median"] and all(d["runs"])]
+            gaps = [abs(d["overhead_pct"]) for d in vs.values() if d.get("overhead_pct") is not None]
+            if spreads and gaps and max(spreads) > min(gaps):
+                print(f"note: {row['workload']} runs of one server spread by up to {max(spreads):.0f} % "
+                      f"(max - min over median), more than the overhead measured: that overhead is noise "
+                      f"(run more, --runs 7, on a quieter machine); the CPU figures below are steadier")
         print()
         print("server CPU per operation (ms; /proc utime+stime, all threads, after the run's events "
               "are written):")
