@@ -112,7 +112,7 @@ class _Pipe:
     async def call(self, op: Callable[[RpcConnection], Awaitable[Any]]) -> tuple[Outcome, Any]:
         failed = await self._open()
         if failed is not None:
-            return Outcome.skipped(f"no {self.name} pipe: {failed.evidence()}"), None
+            return Outcome.skipped(f"no {self.name} pipe: {_why(failed)}"), None
         assert self.rpc is not None
         out, value = await attempt(op(self.rpc), kind=self.kind)
         if out.result in (Result.TIMEOUT, Result.DISCONNECTED):
@@ -146,22 +146,33 @@ def _minutes(value: int) -> float | None:
     return round(abs(value) / _100NS_PER_MINUTE, 2)
 
 
+def _why(o: Outcome) -> str:
+    """A prerequisite's failure as the reason of a skip: its status, or its own reason."""
+    return o.detail if o.result is Result.SKIPPED else o.evidence()
+
+
 def _skip(interface: str, operation: str, why: str, out: list[RpcProbe], level: int | None = None) -> None:
     out.append(RpcProbe(interface, operation, Outcome.skipped(why), level))
 
 
 # -- srvsvc and wkssvc ------------------------------------------------------------------------------
 
+def _unc(link: Link) -> str:
+    """ServerName as Windows and rpcclient send it (impacket's server fails a NULL one)."""
+    return f"\\\\{link.host}"
+
+
 async def _srvsvc(link: Link, out: list[RpcProbe]) -> None:
     pipe = _Pipe(link, srvsvc.PIPE, srvsvc.SYNTAX, "werror", out)
+    server = _unc(link)
     try:
-        res, info = await pipe.call(lambda rpc: srvsvc.server_get_info(rpc, 101))
+        res, info = await pipe.call(lambda rpc: srvsvc.server_get_info(rpc, 101, server=server))
         data = {} if info is None else {
             "name": info.name, "platform_id": info.platform_id, "comment": info.comment, "type": info.type,
             "version": f"{info.version_major}.{info.version_minor}"}
         out.append(RpcProbe("srvsvc", "NetrServerGetInfo", res, 101, None, data))
         for level in (1, 2):
-            res, shares = await pipe.call(lambda rpc, level=level: srvsvc.share_enum(rpc, level))
+            res, shares = await pipe.call(lambda rpc, level=level: srvsvc.share_enum(rpc, level, server=server))
             data, count = {}, None
             if shares is not None:
                 count = len(shares.shares)
@@ -170,7 +181,7 @@ async def _srvsvc(link: Link, out: list[RpcProbe]) -> None:
                 data = {"shares": _cap(rows)}
             out.append(RpcProbe("srvsvc", "NetrShareEnum", res, level, count, data))
         for level in (10, 1):
-            res, sessions = await pipe.call(lambda rpc, level=level: srvsvc.session_enum(rpc, level))
+            res, sessions = await pipe.call(lambda rpc, level=level: srvsvc.session_enum(rpc, level, server=server))
             data, count = {}, None
             if sessions is not None:
                 count = len(sessions.sessions)
@@ -183,7 +194,8 @@ async def _srvsvc(link: Link, out: list[RpcProbe]) -> None:
 async def _wkssvc(link: Link, out: list[RpcProbe]) -> None:
     pipe = _Pipe(link, wkssvc.PIPE, wkssvc.SYNTAX, "werror", out)
     try:
-        res, info = await pipe.call(lambda rpc: wkssvc.wksta_get_info(rpc, 100))
+        server = _unc(link)
+        res, info = await pipe.call(lambda rpc: wkssvc.wksta_get_info(rpc, 100, server=server))
         data = {} if info is None else {
             "computer": info.computer_name, "domain": info.lan_group, "platform_id": info.platform_id,
             "version": f"{info.version_major}.{info.version_minor}"}
@@ -202,11 +214,12 @@ async def _lsarpc(link: Link, options: ProbeOptions, names: Sequence[str], out: 
         out.append(RpcProbe("lsarpc", "LsarGetUserName", res, None, None, data))
         res, handle = await pipe.call(lambda rpc: lsa.open_policy2(rpc, lsa.MAXIMUM_ALLOWED))
         out.append(RpcProbe("lsarpc", "LsarOpenPolicy2", res))
-        later = ("LsarQueryInformationPolicy", "LsarLookupNames", "LsarLookupSids", "LsarLookupSids:rid-cycling",
-                 "LsarEnumerateAccounts")
+        later = (("LsarQueryInformationPolicy", lsa.POLICY_ACCOUNT_DOMAIN),
+                 ("LsarQueryInformationPolicy", lsa.POLICY_PRIMARY_DOMAIN), ("LsarLookupNames", None),
+                 ("LsarLookupSids", None), ("LsarLookupSids:rid-cycling", None), ("LsarEnumerateAccounts", None))
         if handle is None:
-            for op in later:
-                _skip("lsarpc", op, f"needs a policy handle (LsarOpenPolicy2: {res.evidence()})", out)
+            for op, level in later:
+                _skip("lsarpc", op, f"needs a policy handle (LsarOpenPolicy2: {_why(res)})", out, level)
             return
         domain_sid: Sid | None = None
         for level in (lsa.POLICY_ACCOUNT_DOMAIN, lsa.POLICY_PRIMARY_DOMAIN):
@@ -258,8 +271,10 @@ async def _lsarpc(link: Link, options: ProbeOptions, names: Sequence[str], out: 
 
 # -- samr ---------------------------------------------------------------------------------------------
 
-_SAMR_DOMAIN_OPS = ("SamrEnumerateUsersInDomain", "SamrEnumerateGroupsInDomain", "SamrEnumerateAliasesInDomain",
-                    "SamrQueryDisplayInformation2", "SamrQueryInformationDomain")
+_SAMR_DOMAIN_OPS = (("SamrEnumerateUsersInDomain", None), ("SamrEnumerateGroupsInDomain", None),
+                    ("SamrEnumerateAliasesInDomain", None), ("SamrQueryDisplayInformation2", samr.DISPLAY_USER),
+                    ("SamrQueryInformationDomain", samr.DOMAIN_PASSWORD_INFORMATION),
+                    ("SamrQueryInformationDomain", samr.DOMAIN_LOCKOUT_INFORMATION))
 
 
 async def _samr_domain(pipe: _Pipe, dh: bytes, out: list[RpcProbe]) -> None:
@@ -298,11 +313,11 @@ async def _samr(link: Link, out: list[RpcProbe]) -> None:
         out.append(RpcProbe("samr", "SamrGetDomainPasswordInformation", res, None, None, data))
         res, conn = await pipe.call(lambda rpc: samr.connect(rpc))
         out.append(RpcProbe("samr", conn.operation if conn is not None else "SamrConnect5", res))
-        after = ("SamrEnumerateDomainsInSamServer", "SamrLookupDomainInSamServer", "SamrOpenDomain",
-                 *_SAMR_DOMAIN_OPS, "SamrEnumerateAliasesInDomain:builtin")
+        after = (("SamrEnumerateDomainsInSamServer", None), ("SamrLookupDomainInSamServer", None),
+                 ("SamrOpenDomain", None), *_SAMR_DOMAIN_OPS, ("SamrEnumerateAliasesInDomain:builtin", None))
         if conn is None:
-            for op in after:
-                _skip("samr", op, f"needs a server handle (SamrConnect: {res.evidence()})", out)
+            for op, level in after:
+                _skip("samr", op, f"needs a server handle (SamrConnect: {_why(res)})", out, level)
             return
         sh = conn.handle
         res, domains = await pipe.call(lambda rpc: samr.enumerate_domains(rpc, sh))
@@ -312,24 +327,25 @@ async def _samr(link: Link, out: list[RpcProbe]) -> None:
         account = next((n for n in names if n.casefold() != "builtin"), None)
         for label, name in (("", account), (":builtin", "Builtin")):
             if name is None:
-                for op in ("SamrLookupDomainInSamServer", "SamrOpenDomain", *_SAMR_DOMAIN_OPS):
-                    _skip("samr", op, f"no account domain (SamrEnumerateDomainsInSamServer: {res.evidence()})", out)
+                for op, level in (("SamrLookupDomainInSamServer", None), ("SamrOpenDomain", None), *_SAMR_DOMAIN_OPS):
+                    _skip("samr", op, f"no account domain (SamrEnumerateDomainsInSamServer: {_why(res)})", out, level)
                 continue
             res_l, sid = await pipe.call(lambda rpc, name=name: samr.lookup_domain(rpc, sh, name))
             if not label:
                 out.append(RpcProbe("samr", "SamrLookupDomainInSamServer", res_l, None, None,
                                     {"domain": name, "sid": str(sid)} if sid is not None else {}))
-            ops = _SAMR_DOMAIN_OPS if not label else ("SamrEnumerateAliasesInDomain:builtin",)
+            ops = _SAMR_DOMAIN_OPS if not label else (("SamrEnumerateAliasesInDomain:builtin", None),)
             if sid is None:
-                for op in (("SamrOpenDomain",) if not label else ()) + ops:
-                    _skip("samr", op, f"no SID for domain {name} (SamrLookupDomainInSamServer: {res_l.evidence()})", out)
+                for op, level in ((("SamrOpenDomain", None),) if not label else ()) + ops:
+                    _skip("samr", op, f"no SID for domain {name} (SamrLookupDomainInSamServer: {_why(res_l)})", out,
+                          level)
                 continue
             res_o, dh = await pipe.call(lambda rpc, sid=sid: samr.open_domain(rpc, sh, sid))
             if not label:
                 out.append(RpcProbe("samr", "SamrOpenDomain", res_o, None, None, {"domain": name}))
             if dh is None:
-                for op in ops:
-                    _skip("samr", op, f"needs a domain handle (SamrOpenDomain: {res_o.evidence()})", out)
+                for op, level in ops:
+                    _skip("samr", op, f"needs a domain handle (SamrOpenDomain: {_why(res_o)})", out, level)
                 continue
             if label:
                 res_a, aliases = await pipe.call(lambda rpc, dh=dh: samr.enumerate_aliases(rpc, dh))

@@ -1,0 +1,478 @@
+"""``nullsmb probe`` against real servers, checked against what Samba's own tools see.
+
+Servers: nullsmb under three policies (Windows' defaults; RestrictAnonymous 0 with srvsvc,
+samr and lsarpc open to null sessions, RestrictAnonymousSAM 0, TurnOffAnonymousBlock 1,
+LSAAnonymousNameLookup 1; RestrictAnonymous 2), the reference Samba with ``restrict
+anonymous`` 0 and 2 (tests/support/refsamba.py) and impacket's smbserver, which offers SMB1
+(tests/support/impacketsmb.py).
+
+Each probe runs as a user runs it (``python -m nullsmb probe ADDRESS --json``); its output is
+validated against docs/probe-schema.json. Then the same questions go to ``rpcclient -U% -N``
+and ``smbclient -U% -N``, and the answers must agree status for status: a command that
+succeeds is an "ok" in the probe, a command that fails names the same NTSTATUS/WERROR, whether
+it failed at IPC$ ("Cannot connect to server"), at the pipe ("Could not initialise samr") or
+in the call. The findings must follow from those answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from support.impacketsmb import ImpacketServer, running_impacket
+from support.refsamba import SambaServer, running_samba
+
+from .conftest import HOST, PASSWORD, ServerInfo, free_port, running_server
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "probe-schema.json").read_text())
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+HOST_VALIDATOR = jsonschema.Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": "#/$defs/host"})
+RPCCLIENT = shutil.which("rpcclient")
+SMBCLIENT = shutil.which("smbclient")
+STATUS_RE = re.compile(r"\b(NT_STATUS_[A-Z0-9_]+|WERR_[A-Z0-9_]+)\b")
+
+CONFIG = """\
+[server]
+listen = ["{host}:{port}"]
+map_to_guest = "{map_to_guest}"
+
+[admin]
+enabled = false
+
+[users.alice]
+password = "{password}"
+groups = ["Administrators"]
+
+[shares.public]
+path = "./share"
+access = {{ "Everyone" = "read", "ANONYMOUS LOGON" = "read", "alice" = "full" }}
+
+[shares.drop]
+path = "./drop"
+access = {{ "ANONYMOUS LOGON" = "change", "alice" = "full" }}
+{policy}"""
+
+DEFAULT_POLICY = ""  # no [policy] table: Windows' modern defaults
+OPEN_POLICY = """
+[policy]
+RestrictAnonymous = 0
+RestrictAnonymousSAM = 0
+TurnOffAnonymousBlock = 1
+LSAAnonymousNameLookup = 1
+NullSessionPipes = ["srvsvc", "samr", "lsarpc"]
+NullSessionShares = ["public", "drop"]
+"""
+RA2_POLICY = """
+[policy]
+RestrictAnonymous = 2
+NullSessionPipes = ["srvsvc", "samr", "lsarpc"]
+NullSessionShares = ["public"]
+"""
+
+# rpcclient command → the probe operation that asks the same question (interface, operation, level).
+COMMANDS: list[tuple[str, str, str, int | None]] = [
+    ("srvinfo", "srvsvc", "NetrServerGetInfo", 101),
+    ("netshareenumall 1", "srvsvc", "NetrShareEnum", 1),
+    ("netshareenumall 2", "srvsvc", "NetrShareEnum", 2),
+    ("wkssvc_wkstagetinfo", "wkssvc", "NetrWkstaGetInfo", 100),
+    ("getusername", "lsarpc", "LsarGetUserName", None),
+    ("lsaquery", "lsarpc", "LsarQueryInformationPolicy", 3),
+    ("lookupsids S-1-5-32-544", "lsarpc", "LsarLookupSids", None),
+    ("lsaenumsid", "lsarpc", "LsarEnumerateAccounts", None),
+    ("enumdomusers", "samr", "SamrEnumerateUsersInDomain", None),
+    ("querydispinfo", "samr", "SamrQueryDisplayInformation2", 1),
+    ("enumdomgroups", "samr", "SamrEnumerateGroupsInDomain", None),
+    ("enumalsgroups builtin", "samr", "SamrEnumerateAliasesInDomain:builtin", None),
+    ("getdompwinfo", "samr", "SamrGetDomainPasswordInformation", None),
+]
+# rpcclient commands whose reply impacket's server sends in a shape only rpcclient reads
+# (NetrSessionEnum, NetrShareEnum level 2): the probe reports them as protocol failures.
+IMPACKET_COMMANDS = [c for c in COMMANDS if c[0] not in ("netshareenumall 2",)]
+
+
+# -- running things ------------------------------------------------------------------------------
+
+def probe(address: str, *extra: str, fmt: str = "--json") -> tuple[int, Any, str]:
+    """``nullsmb probe ADDRESS --json``: (exit code, the document validated, stderr)."""
+    proc = subprocess.run([sys.executable, "-m", "nullsmb", "probe", address, fmt, "--timeout", "10", *extra],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (0, 1), f"exit {proc.returncode}\n{proc.stderr}"
+    if fmt == "--jsonl":
+        lines = [json.loads(line) for line in proc.stdout.splitlines()]
+        for line in lines:
+            HOST_VALIDATOR.validate(line)
+        return proc.returncode, lines, proc.stderr
+    doc = json.loads(proc.stdout)
+    VALIDATOR.validate(doc)
+    return proc.returncode, doc, proc.stderr
+
+
+def rpcclient(port: int, command: str, *auth: str) -> tuple[int, str]:
+    if RPCCLIENT is None:
+        pytest.fail("rpcclient is not installed (apt-get install smbclient; .ci/run does it)")
+    argv = [RPCCLIENT, *(auth or ("-U%", "-N")), "-p", str(port), HOST, "-c", command]
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def smbclient(port: int, *args: str) -> tuple[int, str]:
+    if SMBCLIENT is None:
+        pytest.fail("smbclient is not installed (apt-get install smbclient; .ci/run does it)")
+    proc = subprocess.run([SMBCLIENT, "-U%", "-N", "-p", str(port), *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def tool_status(rc: int, output: str) -> str:
+    """What rpcclient/smbclient answered, in the probe's spelling: "ok" or the status name
+    (NT_STATUS_X → STATUS_X; WERR_X as it is)."""
+    m = STATUS_RE.search(output)
+    if m is None:
+        assert rc == 0, f"failed without a status:\n{output}"
+        return "ok"
+    name = m.group(1)
+    return name[3:] if name.startswith("NT_STATUS_") else name
+
+
+def probe_status(op: dict[str, Any]) -> str:
+    """The probe's answer to one operation: "ok", its status, or for a skipped operation the
+    status of what it needed (the pipe, IPC$, a handle), which the skip reason names."""
+    o = op["outcome"]
+    if o["result"] == "ok":
+        return "ok"
+    if o["result"] == "skipped":
+        m = re.search(r"\b(STATUS_[A-Z0-9_]+|WERR_[A-Z0-9_]+)\b", o["detail"])
+        assert m is not None, f"a skip without a cause: {op}"
+        return m.group(1)
+    assert o["status"], f"a failure without a status: {op}"
+    return o["status"]
+
+
+# -- reading the probe's document ----------------------------------------------------------------
+
+def host_of(doc: Any) -> dict[str, Any]:
+    [host] = doc["hosts"]
+    return host
+
+
+def access(host: dict[str, Any], principal: str = "null") -> dict[str, Any]:
+    return next(a for a in host["access"] if a["principal"] == principal)
+
+
+def session(host: dict[str, Any], principal: str) -> dict[str, Any]:
+    return next(s for s in host["sessions"] if s["principal"] == principal)
+
+
+def rpc_op(acc: dict[str, Any], interface: str, operation: str, level: int | None) -> dict[str, Any]:
+    found = [r for r in acc["rpc"] if r["interface"] == interface and r["operation"] == operation
+             and (level is None or r["level"] == level)]
+    assert found, f"the probe did not try {interface} {operation} {level}"
+    return found[0]
+
+
+def share(acc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in acc["shares"] if s["name"].casefold() == name.casefold())
+
+
+def finding_ids(host: dict[str, Any]) -> set[str]:
+    return {f["id"] for f in host["verdict"]["findings"]}
+
+
+def setting(host: dict[str, Any], name: str) -> Any:
+    return next(s["value"] for s in host["verdict"]["settings"] if s["name"] == name)
+
+
+# -- the comparisons -------------------------------------------------------------------------------
+
+def compare_rpcclient(host: dict[str, Any], port: int, commands: list[tuple[str, str, str, int | None]] = COMMANDS
+                      ) -> dict[str, str]:
+    """Every rpcclient command agrees with the probe's null session; returns command → status."""
+    acc = access(host)
+    seen, mismatches = {}, []
+    for command, interface, operation, level in commands:
+        rc, out = rpcclient(port, command)
+        want = tool_status(rc, out)
+        got = probe_status(rpc_op(acc, interface, operation, level))
+        seen[command] = want
+        if want != got:
+            mismatches.append(f"{command}: rpcclient {want}, probe {got}\n{out.strip()[:400]}")
+    assert not mismatches, "\n".join(mismatches)
+    return seen
+
+
+def compare_smbclient(host: dict[str, Any], port: int) -> None:
+    """``smbclient -L`` lists what the probe's NetrShareEnum listed (or fails the same way), and
+    ``smbclient //host/SHARE -c ls`` succeeds exactly where the probe read the share."""
+    acc = access(host)
+    rc, out = smbclient(port, "-L", f"//{HOST}")
+    want = tool_status(rc, out.replace("SMB1 disabled -- no workgroup available", ""))
+    enum = rpc_op(acc, "srvsvc", "NetrShareEnum", 1)
+    if want == "ok":
+        listed = set(re.findall(r"^\s+(\S+)\s+(?:Disk|IPC|Printer)\b", out, re.M))
+        if not listed:  # smbclient prints an empty list when the srvsvc pipe is refused
+            assert probe_status(enum) != "ok" or not enum["data"]["shares"], out
+        else:
+            assert probe_status(enum) == "ok", out
+            assert listed == {s["name"] for s in enum["data"]["shares"]}, out
+    elif "tree connect failed" in out:
+        assert acc["ipc"]["status"] == want, out
+    else:
+        assert probe_status(enum) == want, out
+    for s in acc["shares"]:
+        if s["source"] == "well-known" and s["access"] == "absent":
+            continue
+        rc, out = smbclient(port, f"//{HOST}/{s['name']}", "-c", "ls")
+        if s["share_type"] == "pipe" or s["name"] == "IPC$":
+            continue  # smbclient cannot list IPC$; its tree connect is compared through the pipes
+        want = tool_status(rc, out)
+        if want == "ok":
+            assert s["access"] in ("readable", "writable"), (s, out)
+        elif "tree connect failed" in out:
+            assert s["connect"]["status"] == want, (s, out)
+        else:
+            assert s["listing"] is not None and s["listing"]["status"] == want, (s, out)
+
+
+def check_findings_follow(host: dict[str, Any], seen: dict[str, str]) -> None:
+    """The verdict says what rpcclient showed: exposure findings exactly where the commands
+    behind them succeeded, and the inferred settings accordingly."""
+    ids = finding_ids(host)
+    users_ok = seen["enumdomusers"] == "ok" or seen["querydispinfo"] == "ok"
+    assert ("anon-user-enum" in ids) == users_ok, ids
+    assert ("anon-share-enum" in ids) == (seen["netshareenumall 1"] == "ok"), ids
+    assert ("anon-server-info" in ids) == (seen["srvinfo"] == "ok"), ids
+    assert ("anon-name-lookup" in ids) == (seen["lookupsids S-1-5-32-544"] == "ok"), ids
+    assert ("anon-lsa-accounts" in ids) == (seen["lsaenumsid"] == "ok"), ids
+    if users_ok:
+        assert setting(host, "RestrictAnonymousSAM") == 0
+    if seen["netshareenumall 1"] == "ok":
+        assert setting(host, "RestrictAnonymous") == 0
+    elif seen["netshareenumall 1"] == "WERR_ACCESS_DENIED":
+        assert setting(host, "RestrictAnonymous") == 1
+    if seen["lookupsids S-1-5-32-544"] == "ok":
+        assert setting(host, "LSAAnonymousNameLookup") == 1
+    high = any(f["severity"] == "high" for f in host["verdict"]["findings"])
+    assert host["verdict"]["highest_severity"] == ("high" if high else host["verdict"]["highest_severity"])
+
+
+# -- servers ---------------------------------------------------------------------------------------
+
+def _nullsmb(tmp_path_factory: pytest.TempPathFactory, name: str, policy: str,
+             map_to_guest: str = "never") -> Iterator[ServerInfo]:
+    workdir = tmp_path_factory.mktemp(name)
+    (workdir / "share").mkdir()
+    (workdir / "share" / "hello.txt").write_text("hello\n")
+    (workdir / "drop").mkdir()
+    port = free_port()
+    config = workdir / "server.toml"
+    config.write_text(CONFIG.format(host=HOST, port=port, password=PASSWORD, map_to_guest=map_to_guest,
+                                    policy=policy))
+    with running_server(workdir, config=config, port=port) as info:
+        yield info
+
+
+@pytest.fixture(scope="module")
+def nullsmb_default(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerInfo]:
+    yield from _nullsmb(tmp_path_factory, "probe-default", DEFAULT_POLICY)
+
+
+@pytest.fixture(scope="module")
+def nullsmb_open(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerInfo]:
+    yield from _nullsmb(tmp_path_factory, "probe-open", OPEN_POLICY, map_to_guest="bad_user")
+
+
+@pytest.fixture(scope="module")
+def nullsmb_ra2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerInfo]:
+    yield from _nullsmb(tmp_path_factory, "probe-ra2", RA2_POLICY)
+
+
+@pytest.fixture(scope="module")
+def samba_ra0(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
+    with running_samba(tmp_path_factory.mktemp("samba-ra0"), restrict_anonymous=0) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def samba_ra2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
+    with running_samba(tmp_path_factory.mktemp("samba-ra2"), restrict_anonymous=2) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def impacket_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImpacketServer]:
+    with running_impacket(tmp_path_factory.mktemp("impacket")) as server:
+        yield server
+
+
+# -- nullsmb ---------------------------------------------------------------------------------------
+
+def test_nullsmb_default_policy(nullsmb_default: ServerInfo) -> None:
+    """Windows' modern defaults: the null session logs on and reaches IPC$, and nothing else."""
+    rc, doc, _ = probe(f"{HOST}:{nullsmb_default.port}")
+    host = host_of(doc)
+    acc = access(host)
+    assert rc == 0 and doc["summary"]["exit_code"] == 0
+    assert host["reachable"] and host["verdict"]["status"] == "assessed"
+    assert session(host, "null")["established"]
+    assert session(host, "guest")["outcome"]["status"] == "STATUS_LOGON_FAILURE"  # map_to_guest = "never"
+    assert acc["ipc"]["result"] == "ok"
+    assert {p["name"]: p["outcome"]["status"] for p in acc["pipes"]} == {
+        name: "STATUS_ACCESS_DENIED" for name in ("srvsvc", "wkssvc", "lsarpc", "samr", "netlogon", "spoolss",
+                                                  "winreg", "eventlog", "epmapper", "browser")}
+    assert share(acc, "public")["connect"]["status"] == "STATUS_ACCESS_DENIED"  # not in NullSessionShares
+    assert setting(host, "NullSessionPipes") == [] and setting(host, "NullSessionShares") == []
+    assert setting(host, "RestrictAnonymous") is None  # srvsvc closed: it cannot be told
+    assert not any(f["severity"] in ("high", "medium") for f in host["verdict"]["findings"])
+    seen = compare_rpcclient(host, nullsmb_default.port)
+    assert seen["srvinfo"] == "STATUS_ACCESS_DENIED"  # "Could not initialise srvsvc"
+    compare_smbclient(host, nullsmb_default.port)
+    check_findings_follow(host, seen)
+
+
+def test_nullsmb_open_policy(nullsmb_open: ServerInfo) -> None:
+    """RestrictAnonymous 0, samr/lsarpc/srvsvc in NullSessionPipes, RestrictAnonymousSAM 0,
+    TurnOffAnonymousBlock 1, LSAAnonymousNameLookup 1: what the pipes allow is exposed."""
+    rc, doc, _ = probe(f"{HOST}:{nullsmb_open.port}", "--user", "alice", "--password", PASSWORD)
+    host = host_of(doc)
+    acc = access(host)
+    pipes = {p["name"]: p["outcome"]["result"] for p in acc["pipes"]}
+    assert {n for n, r in pipes.items() if r == "ok"} == {"srvsvc", "samr", "lsarpc"}
+    assert setting(host, "NullSessionPipes") == ["srvsvc", "lsarpc", "samr"]
+    assert set(setting(host, "NullSessionShares")) == {"public", "drop"}
+    assert share(acc, "public")["access"] == "readable" and share(acc, "public")["entries"] == 1
+    assert share(acc, "drop")["write_test"] is None  # nothing written without --write-tests
+    assert not any(nullsmb_open.workdir.joinpath("drop").iterdir())
+    assert session(host, "guest")["is_guest"] and "guest-logon" in finding_ids(host)
+    assert session(host, "user")["established"] and not session(host, "user")["is_guest"]
+    assert setting(host, "RestrictAnonymous") == 0 and "anon-share-enum" in finding_ids(host)
+    seen = compare_rpcclient(host, nullsmb_open.port)
+    assert seen["enumdomusers"] == seen["lookupsids S-1-5-32-544"] == "ok"
+    compare_smbclient(host, nullsmb_open.port)
+    check_findings_follow(host, seen)
+    users = {u["name"] for u in rpc_op(acc, "samr", "SamrEnumerateUsersInDomain", None)["data"]["users"]}
+    assert "alice" in users
+    assert {"anon-user-enum", "anon-rid-cycling"} <= finding_ids(host)
+    assert setting(host, "RestrictAnonymousSAM") == 0 and setting(host, "LSAAnonymousNameLookup") == 1
+    assert setting(host, "TurnOffAnonymousBlock") == 1
+    assert rc == 1 and doc["summary"]["exit_code"] == 1
+
+
+def test_nullsmb_write_test_creates_and_deletes_one_file(nullsmb_open: ServerInfo) -> None:
+    rc, doc, _ = probe(f"{HOST}:{nullsmb_open.port}", "--write-tests")
+    host = host_of(doc)
+    drop, public = share(access(host), "drop"), share(access(host), "public")
+    assert drop["access"] == "writable" and drop["write_test"]["result"] == "ok"
+    assert "created and deleted" in drop["write_test"]["detail"]
+    assert public["write_test"]["status"] == "STATUS_ACCESS_DENIED"  # ANONYMOUS LOGON = read
+    assert not any(nullsmb_open.workdir.joinpath("drop").iterdir())  # deleted again
+    assert "anon-share-write" in finding_ids(host) and rc == 1
+
+
+def test_nullsmb_restrict_anonymous_2(nullsmb_ra2: ServerInfo) -> None:
+    rc, doc, _ = probe(f"{HOST}:{nullsmb_ra2.port}")
+    host = host_of(doc)
+    acc = access(host)
+    assert session(host, "null")["established"]
+    assert acc["ipc"]["status"] == "STATUS_ACCESS_DENIED"
+    assert setting(host, "RestrictAnonymous") == 2
+    assert all(p["outcome"]["result"] == "skipped" for p in acc["pipes"])
+    rc_tool, out = rpcclient(nullsmb_ra2.port, "srvinfo")
+    assert "Cannot connect to server" in out and tool_status(rc_tool, out) == "STATUS_ACCESS_DENIED"
+    seen = compare_rpcclient(host, nullsmb_ra2.port)
+    compare_smbclient(host, nullsmb_ra2.port)
+    check_findings_follow(host, seen)
+    assert rc == 0
+
+
+# -- the reference Samba ---------------------------------------------------------------------------
+
+def test_samba_restrict_anonymous_0(samba_ra0: SambaServer) -> None:
+    rc, doc, _ = probe(samba_ra0.address)
+    host = host_of(doc)
+    acc = access(host)
+    t = host["transport"]
+    assert t["smb1"]["offered"] is False and "3.1.1" in t["offered_dialects"]
+    assert t["ntlm"]["netbios_computer"] == "REFSAMBA"
+    seen = compare_rpcclient(host, samba_ra0.port)
+    assert seen["enumdomusers"] == "ok"
+    users = rpc_op(acc, "samr", "SamrEnumerateUsersInDomain", None)["data"]["users"]
+    assert "alice" in {u["name"] for u in users}
+    cycled = rpc_op(acc, "lsarpc", "LsarLookupSids:rid-cycling", None)
+    assert any(a["name"].endswith("\\alice") for a in cycled["data"]["accounts"])
+    assert {"anon-user-enum", "anon-rid-cycling", "guest-logon", "anon-share-read"} <= finding_ids(host)
+    assert setting(host, "RestrictAnonymous") == 0 and setting(host, "RestrictAnonymousSAM") == 0
+    assert setting(host, "GuestFallback") is True
+    compare_smbclient(host, samba_ra0.port)
+    check_findings_follow(host, seen)
+    assert rc == 1 and doc["summary"]["exit_code"] == 1
+
+
+def test_samba_restrict_anonymous_2(samba_ra2: SambaServer) -> None:
+    rc, doc, _ = probe(samba_ra2.address)
+    host = host_of(doc)
+    assert access(host)["ipc"]["status"] == "STATUS_ACCESS_DENIED"
+    assert setting(host, "RestrictAnonymous") == 2
+    seen = compare_rpcclient(host, samba_ra2.port)
+    assert set(seen.values()) == {"STATUS_ACCESS_DENIED"}  # every command: "Cannot connect to server"
+    compare_smbclient(host, samba_ra2.port)
+    check_findings_follow(host, seen)
+    # restrict anonymous = 2 takes IPC$ away; the guest-ok share stays open to null sessions
+    assert {f["kind"] for f in host["verdict"]["findings"] if f["principal"] == "null"} <= {
+        "share-read", "share-connect", "share-write-permitted"}
+    assert rc == (1 if host["verdict"]["highest_severity"] == "high" else 0)
+
+
+# -- impacket ----------------------------------------------------------------------------------------
+
+def test_impacket_smbserver(impacket_server: ImpacketServer) -> None:
+    rc, doc, _ = probe(impacket_server.address)
+    host = host_of(doc)
+    t = host["transport"]
+    assert t["smb1"]["offered"] is True and "smb1-enabled" in finding_ids(host)
+    assert t["offered_dialects"] == ["2.0.2"]
+    assert session(host, "null")["is_null_flag"]  # impacket sets IS_NULL; Windows does not
+    seen = compare_rpcclient(host, impacket_server.port, IMPACKET_COMMANDS)
+    assert seen["netshareenumall 1"] == "ok"
+    assert seen["enumdomusers"] == "STATUS_NO_SUCH_FILE"  # impacket has no samr pipe
+    compare_smbclient(host, impacket_server.port)
+    check_findings_follow(host, seen)
+    assert rc == (1 if host["verdict"]["highest_severity"] == "high" else 0)
+
+
+# -- many targets, one run ---------------------------------------------------------------------------
+
+def test_jsonl_several_targets_and_an_unreachable_one(nullsmb_default: ServerInfo, nullsmb_ra2: ServerInfo) -> None:
+    closed = free_port()  # nothing listens there
+    targets = [f"{HOST}:{nullsmb_default.port}", f"{HOST}:{nullsmb_ra2.port}", f"{HOST}:{closed}"]
+    proc = subprocess.run([sys.executable, "-m", "nullsmb", "probe", *targets, "--jsonl", "--timeout", "10"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    for line in lines:
+        HOST_VALIDATOR.validate(line)
+    by_port = {line["port"]: line for line in lines}
+    assert set(by_port) == {nullsmb_default.port, nullsmb_ra2.port, closed}
+    gone = by_port[closed]
+    assert not gone["reachable"] and gone["connect"]["status"] == "ECONNREFUSED"
+    assert gone["verdict"] == {"status": "unreachable", "highest_severity": None, "settings": [], "findings": []}
+
+
+def test_report_is_readable_text(nullsmb_open: ServerInfo) -> None:
+    """Without --json: the rich report, statuses as the server sent them, the fixes."""
+    proc = subprocess.run([sys.executable, "-m", "nullsmb", "probe", f"{HOST}:{nullsmb_open.port}"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
+    out = proc.stdout
+    for text in ("STATUS_ACCESS_DENIED", "WERR_OK", "Inferred settings", "RestrictAnonymous", "How to fix",
+                 "Windows:", "Samba:", "nullsmb:", "[policy]", "exit code"):
+        assert text in out, text
