@@ -336,6 +336,7 @@ class NdrWriter:
         size = len(data) if max_bytes is None else max_bytes
         if size < len(data) or size > 0xFFFF or size % 2:
             raise NdrUsageError(f"RPC_UNICODE_STRING of {len(data)} bytes, MaximumLength {size}")
+        self.align(4)  # the structure aligns to its largest member, the pointer (C706 14.3.7.2)
         with self.struct():
             self.u16(len(data))
             self.u16(size)
@@ -578,6 +579,7 @@ class NdrReader:
         return self._utf16(self._count(actual, DEFAULT_STRING_LIMIT, 2, "UNICODE_STRING"))
 
     def _ustr_head(self) -> tuple[int, int, int]:
+        self.align(4)  # the structure aligns to its pointer member (C706 14.3.7.2)
         length, size, refid = self.u16(), self.u16(), self.u32()
         if length > size or (refid == 0 and length):
             raise MalformedMessage(f"NDR: UNICODE_STRING Length {length}, MaximumLength {size}, ptr {refid:#x}")
