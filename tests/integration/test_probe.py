@@ -16,11 +16,14 @@ in the call. The findings must follow from those answers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -476,3 +479,70 @@ def test_report_is_readable_text(nullsmb_open: ServerInfo) -> None:
     for text in ("STATUS_ACCESS_DENIED", "WERR_OK", "Inferred settings", "RestrictAnonymous", "How to fix",
                  "Windows:", "Samba:", "nullsmb:", "[policy]", "exit code"):
         assert text in out, text
+
+
+# -- hosts that misbehave: timeouts and hang-ups are results ---------------------------------------
+
+@contextlib.contextmanager
+def tcp_listener(mode: str) -> Iterator[int]:
+    """A loopback port that accepts connections and then stays silent ("silent") or hangs up
+    at once ("close")."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind((HOST, 0))
+    srv.listen(64)
+    srv.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except (TimeoutError, OSError):
+                continue
+            if mode == "close":
+                conn.close()
+            else:
+                held.append(conn)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        srv.close()
+
+
+def test_silent_host_times_out_into_results() -> None:
+    with tcp_listener("silent") as port:
+        rc, doc, _ = probe(f"{HOST}:{port}", "--timeout", "0.5", "--host-timeout", "30")
+    host = host_of(doc)
+    assert rc == 0 and host["reachable"]
+    t = host["transport"]
+    assert t["smb1"]["offered"] is None and t["smb1"]["outcome"]["result"] == "timeout"
+    assert all(d["offered"] is None and d["outcome"]["result"] == "timeout" for d in t["dialects"])
+    assert {s["principal"]: s["outcome"]["result"] for s in host["sessions"]} == {"null": "timeout",
+                                                                                 "guest": "timeout"}
+    assert host["verdict"]["findings"] == []
+
+
+def test_host_deadline_keeps_what_was_answered() -> None:
+    with tcp_listener("silent") as port:
+        rc, doc, _ = probe(f"{HOST}:{port}", "--timeout", "1", "--host-timeout", "1.5")
+    host = host_of(doc)
+    assert host["incomplete"] and "--host-timeout" in host["incomplete"]
+    assert host["reachable"] and host["verdict"]["status"] == "assessed" and rc == 0
+
+
+def test_host_that_hangs_up() -> None:
+    with tcp_listener("close") as port:
+        rc, doc, _ = probe(f"{HOST}:{port}")
+    host = host_of(doc)
+    assert rc == 0 and host["reachable"]
+    assert host["transport"]["smb1"]["offered"] is False  # closed without an answer
+    assert all(d["offered"] is False for d in host["transport"]["dialects"])
+    assert all(s["outcome"]["result"] == "disconnected" for s in host["sessions"])

@@ -206,8 +206,10 @@ def _count(hits: list[RpcProbe]) -> int:
 
 def _password_title(hits: list[RpcProbe], p: str) -> str:
     values = {}
-    for r in hits:
-        values.update({k: v for k, v in r.data.items() if v is not None})
+    for r in hits:  # the domain's own policy first, then SamrGetDomainPasswordInformation's
+        for k, v in r.data.items():
+            if v is not None:
+                values.setdefault(k, v)
     bits = []
     if "min_password_length" in values:
         bits.append(f"minimum length {values['min_password_length']}")
@@ -266,7 +268,8 @@ RULES: tuple[Rule, ...] = (
          ("samr", "SamrEnumerateAliasesInDomain:builtin", None)),
         lambda h, p: "enumerate groups and aliases")),
     Rule("password-policy", Severity.MEDIUM, (NULL, GUEST), _rpc_rule(
-        (("samr", "SamrQueryInformationDomain", None), ("samr", "SamrGetDomainPasswordInformation", None)),
+        (("samr", "SamrQueryInformationDomain", 1), ("samr", "SamrQueryInformationDomain", 12),
+         ("samr", "SamrGetDomainPasswordInformation", None)),
         _password_title, _policy_only)),
     Rule("share-enum", Severity.MEDIUM, (NULL, GUEST), _rpc_rule(
         (("srvsvc", "NetrShareEnum", 1),), lambda h, p: f"list the shares: {_count(h)} shares")),

@@ -10,6 +10,9 @@ Rules:
    one failure does not hide the following steps. It logs on at most ``MAX_RELOGONS`` extra times.
 3. Links never sign or encrypt unless the server insists (SMB2_SESSION_FLAG_ENCRYPT_DATA):
    anonymous and guest sessions have no key to sign with (MS-SMB2 3.3.5.5.3).
+4. Deadlines are the probe's: every operation runs under ``asyncio.wait_for`` with --timeout
+   per expected answer (``answers``), and the client's own timeout is set far beyond it. A
+   timed-out operation is reported as "timeout" and its connection dropped.
 """
 
 from __future__ import annotations
@@ -82,10 +85,20 @@ _HANDLED: tuple[type[BaseException], ...] = (SmbClientError, ClientProtocolError
                                              asyncio.IncompleteReadError)
 
 
-async def attempt(op: Awaitable[T], *, kind: str = "ntstatus") -> tuple[Outcome, T | None]:
-    """Await ``op``: (success, value) or (the failure's Outcome, None) (rule 1)."""
+def client_timeout(timeout: float) -> float:
+    """The SmbClient's own per-request timeout: well beyond the probe's deadlines (rule 4), so
+    that the probe's ``asyncio.wait_for`` decides, and reports, every timeout."""
+    return timeout * 10 + 5
+
+
+async def attempt(op: Awaitable[T], *, kind: str = "ntstatus", timeout: float | None = None
+                  ) -> tuple[Outcome, T | None]:
+    """Await ``op`` (at most ``timeout`` seconds): (success, value) or (the failure's Outcome,
+    None) (rule 1)."""
     try:
-        value = await op
+        value = await (op if timeout is None else asyncio.wait_for(op, timeout))
+    except TimeoutError:
+        return Outcome.timeout(f"no answer within {timeout:g} s" if timeout else ""), None
     except (*_HANDLED, *_MAPPERS) as exc:
         return outcome_of(exc), None
     return Outcome.success(kind), value
@@ -111,11 +124,12 @@ class Link:
     async def logon(self) -> Outcome:
         """Connect and SESSION_SETUP; the outcome (the client stays for ``run``)."""
         await self.close()
-        out, client = await attempt(SmbClient.connect(self.host, self.port, timeout=self.timeout))
+        out, client = await attempt(SmbClient.connect(self.host, self.port, timeout=client_timeout(self.timeout)),
+                                    timeout=2 * self.timeout)  # TCP connect, NEGOTIATE
         if client is None:
             return out
         c = self.creds
-        out, session = await attempt(client.login(c.user, c.password, c.domain))
+        out, session = await attempt(client.login(c.user, c.password, c.domain), timeout=2 * self.timeout)
         if session is None:
             await client.disconnect()
             return out
@@ -128,8 +142,10 @@ class Link:
             return None
         return DIALECT_NAMES.get(self.client.dialect, f"0x{self.client.dialect:04x}")
 
-    async def run(self, op: Callable[[SmbClient], Awaitable[T]], *, kind: str = "ntstatus") -> tuple[Outcome, T | None]:
-        """``op(client)`` on a live session, logging on again first if the last one broke."""
+    async def run(self, op: Callable[[SmbClient], Awaitable[T]], *, kind: str = "ntstatus",
+                  answers: int = 1) -> tuple[Outcome, T | None]:
+        """``op(client)`` on a live session, logging on again first if the last one broke;
+        ``answers`` round trips of --timeout each (rule 4)."""
         if self.client is None:
             if self.relogons >= MAX_RELOGONS:
                 return Outcome.skipped("the connection broke too often; not retried"), None
@@ -139,7 +155,7 @@ class Link:
                 return Outcome(out.result, out.status, out.code, out.kind,
                                f"logging on again failed: {out.detail}"), None
         assert self.client is not None
-        out, value = await attempt(op(self.client), kind=kind)
+        out, value = await attempt(op(self.client), kind=kind, timeout=answers * self.timeout)
         if _breaks_link(out):
             await self.close()
         return out, value

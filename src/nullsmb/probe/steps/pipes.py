@@ -37,5 +37,5 @@ async def probe_pipes(link: Link, out: list[PipeProbe]) -> None:
             fid = await c.create(tid, name, access=PIPE_ACCESS, options=CreateOptions.NON_DIRECTORY_FILE)
             await c.close(tid, fid)
 
-        result, _ = await link.run(open_close)
+        result, _ = await link.run(open_close, answers=2)
         out.append(PipeProbe(name, result))

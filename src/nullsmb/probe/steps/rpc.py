@@ -90,7 +90,7 @@ class _Pipe:
         if pipe is None:
             return self._record(out)
         rpc = RpcConnection(pipe)
-        out, bound = await attempt(rpc.bind([self.syntax]))
+        out, bound = await attempt(rpc.bind([self.syntax]), timeout=2 * self.link.timeout)
         if bound is not None:
             ctx = bound.contexts[0]
             if not ctx.accepted:
@@ -109,12 +109,14 @@ class _Pipe:
         self.failure = out
         return out
 
-    async def call(self, op: Callable[[RpcConnection], Awaitable[Any]]) -> tuple[Outcome, Any]:
+    async def call(self, op: Callable[[RpcConnection], Awaitable[Any]], *, answers: int = 4) -> tuple[Outcome, Any]:
+        """``op(rpc)`` within ``answers`` times --timeout (an RPC call may take a few SMB round
+        trips: TRANSCEIVE, READ continuations, enumeration rounds)."""
         failed = await self._open()
         if failed is not None:
             return Outcome.skipped(f"no {self.name} pipe: {_why(failed)}"), None
         assert self.rpc is not None
-        out, value = await attempt(op(self.rpc), kind=self.kind)
+        out, value = await attempt(op(self.rpc), kind=self.kind, timeout=answers * self.link.timeout)
         if out.result in (Result.TIMEOUT, Result.DISCONNECTED):
             await self.link.close()
             self.rpc = None
@@ -126,8 +128,9 @@ class _Pipe:
             await _quiet(rpc.close())
 
 
-async def _quiet(op: Awaitable[Any]) -> None:
-    await attempt(op)
+async def _quiet(op: Awaitable[Any], timeout: float = 10.0) -> None:
+    """Closing a handle or pipe: best effort, its answer is not evidence."""
+    await attempt(op, timeout=timeout)
 
 
 def _cap(items: Sequence[Any]) -> list[Any]:
@@ -254,7 +257,9 @@ async def _lsarpc(link: Link, options: ProbeOptions, names: Sequence[str], out: 
                   "LsarLookupNames gave none)", out)
         else:
             sid = domain_sid
-            res, accounts = await pipe.call(lambda rpc: lsa.rid_cycle(rpc, handle, sid, options.rid_ranges))
+            batches = -(-sum(b - a + 1 for a, b in options.rid_ranges) // 500)  # rid_cycle's batch size
+            res, accounts = await pipe.call(lambda rpc: lsa.rid_cycle(rpc, handle, sid, options.rid_ranges),
+                                            answers=2 + 2 * batches)
             data = {"domain_sid": str(sid), "ranges": ",".join(f"{a}-{b}" for a, b in options.rid_ranges)}
             count = None
             if accounts is not None:

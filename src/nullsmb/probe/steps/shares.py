@@ -110,13 +110,13 @@ async def _one(link: Link, name: str, source: str, listed_type: int | None, rema
     sample: tuple[str, ...] = ()
     write: Outcome | None = None
     if stype == "disk":
-        listing, seen = await link.run(lambda c: list_root(c, tid))
+        listing, seen = await link.run(lambda c: list_root(c, tid), answers=2 + MAX_LIST_ROUNDS)
         if seen is not None:
             entries, sample, more = seen
             listing = Outcome(Result.OK, listing.status, listing.code, listing.kind,
                               f"{entries}{'+' if more else ''} entries in the root")
         if write_name is not None:
-            write, note = await link.run(lambda c: _write_test(c, tid, write_name))
+            write, note = await link.run(lambda c: _write_test(c, tid, write_name), answers=4)
             if note is not None:
                 write = Outcome(write.result, write.status, write.code, write.kind, note)
     if link.client is not None:

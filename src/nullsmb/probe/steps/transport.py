@@ -30,7 +30,7 @@ from ...status import MalformedMessage, NtStatus
 from ..evidence import DIALECT_NAMES, DialectProbe, NtlmInfo, Outcome, Result, Smb1Probe, Transport
 from ..ntlm_info import challenge_request_token, parse_challenge
 from ..smb1 import parse_smb1_negotiate_response, smb1_only_negotiate
-from .common import attempt, outcome_of
+from .common import attempt, client_timeout, outcome_of
 
 __all__ = ["probe_dialect", "probe_ntlm", "probe_smb1", "probe_transport"]
 
@@ -82,7 +82,8 @@ async def probe_smb1(host: str, port: int, timeout: float) -> Smb1Probe:
 async def probe_dialect(host: str, port: int, dialect: int, timeout: float) -> DialectProbe:
     """Rules 1-3 for one dialect."""
     name = DIALECT_NAMES[dialect]
-    out, client = await attempt(SmbClient.connect(host, port, dialects=[dialect], timeout=timeout))
+    out, client = await attempt(SmbClient.connect(host, port, dialects=[dialect], timeout=client_timeout(timeout)),
+                                timeout=2 * timeout)
     if client is None:
         offered: bool | None = False
         if out.result is Result.TIMEOUT or out.status in _NO_ANSWER:
@@ -130,11 +131,12 @@ async def _challenge(client: SmbClient) -> NtlmInfo:
 
 async def probe_ntlm(host: str, port: int, timeout: float) -> NtlmInfo:
     """Rule 1: the NTLM CHALLENGE, on a connection of its own, any dialect."""
-    out, client = await attempt(SmbClient.connect(host, port, dialects=ALL_DIALECTS, timeout=timeout))
+    out, client = await attempt(SmbClient.connect(host, port, dialects=ALL_DIALECTS, timeout=client_timeout(timeout)),
+                                timeout=2 * timeout)
     if client is None:
         return NtlmInfo(out)
     try:
-        out, info = await attempt(_challenge(client))
+        out, info = await attempt(_challenge(client), timeout=timeout)
         return info if info is not None else NtlmInfo(out)
     finally:
         await client.disconnect()
