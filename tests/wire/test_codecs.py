@@ -82,7 +82,6 @@ from nullsmb.wire.session_setup import SessionSetupRequest, SessionSetupResponse
 from nullsmb.wire.tree import ShareType, TreeConnectRequest, TreeConnectResponse
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-CAPTURES = Path("/work/shared/captures")
 
 
 def fixture(name: str) -> bytes:
@@ -150,21 +149,13 @@ def test_frame_header() -> None:
         frame_header(1 << 24)
 
 
-def _capture_stream(name: str, port: str) -> bytes:
-    """One direction of a capture's TCP stream (payloads in order)."""
-    tshark = pytest.importorskip("shutil").which("tshark")
-    path = CAPTURES / f"{name}.pcapng"
-    if tshark is None or not path.exists():
-        pytest.skip("tshark or the captures are not available")
-    import subprocess
-
-    out = subprocess.run([tshark, "-r", str(path), "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.payload"],
-                         capture_output=True, text=True, check=True).stdout
-    return b"".join(bytes.fromhex(p) for s, p in (line.split("\t") for line in out.splitlines()) if s == port and p)
+def _capture_stream(name: str) -> bytes:
+    """One direction of a captured TCP stream (its payloads in order), kept as a hex fixture."""
+    return fixture(f"stream_{name}")
 
 
 def test_frame_decoder_on_a_captured_stream_any_chunking() -> None:
-    stream = _capture_stream("smbclient-null-list-shares", "34760")
+    stream = _capture_stream("smbclient_null_list_shares")
     whole = FrameDecoder(1 << 20).feed(stream)
     assert len(whole) == 9 and all(f[:4] == b"\xfeSMB" for f in whole)
     assert whole[0] == fixture("negotiate_request_311")  # the same PDU the fixture holds
