@@ -13,11 +13,12 @@ Rules:
    carries its index, -1 when it has no domain. The account domain is the machine's NetBIOS name,
    Builtin is spelled "BUILTIN", the S-1-5 well-known SIDs "NT AUTHORITY", and Everyone and the
    CREATOR SIDs have an empty domain name with their authority as domain SID (S-1-1, S-1-3).
-3. An unmapped SID is SidTypeUnknown with its string form as name (what Windows shows for an
-   unresolvable SID, and what Samba returns), and the index of its domain when the SID without
-   its last sub-authority is a domain we know (the account domain, BUILTIN, NT AUTHORITY), else
-   -1. An unmapped name is SidTypeUnknown without SID, with its domain's index when it is a
-   composite name whose domain we know (3.1.4.5), else -1.
+3. An unmapped SID is SidTypeUnknown with its string form as name and DomainIndex -1, even when
+   its domain is one we know: what Windows answers (rpcclient and enum4linux print such SIDs as
+   "*unknown*\\*unknown* (8)", which they do only for an index of -1) and what Samba answers.
+   MS-LSAT 3.1.4.9 describes a domain index and a hexadecimal RID as name for that case; no
+   client relies on it. An unmapped name is SidTypeUnknown without SID, with its domain's index
+   when it is a composite name whose domain we know (3.1.4.5), else -1.
 4. Names (3.1.4.5): "name" (isolated), "DOMAIN\\name" (composite; "\\name" for the domain-less
    well-known SIDs), a domain's own name; comparison ignores case. Isolated names are searched
    in the order of 2.2.16: predefined, Builtin, account domain. User principal names
@@ -114,11 +115,6 @@ def _domain_of(lookup: Lookup) -> tuple[str, Sid]:
     return lookup.domain, lookup.sid.parent()  # Everyone → ("", S-1-1)
 
 
-def _known_domains(directory: Directory) -> dict[Sid, str]:
-    """The domains an unmapped SID or a composite name may still name (rule 3)."""
-    return {directory.machine_sid: directory.domain_name, BUILTIN_SID: BUILTIN, NT_AUTHORITY_SID: NT_AUTHORITY}
-
-
 def lookup_status(mapped: int, total: int) -> int:
     """Rule 5."""
     if mapped == total:
@@ -139,23 +135,16 @@ def _lookup_sid(directory: Directory, sid: Sid) -> Lookup | None:
 def translate_sids(directory: Directory, sids: Sequence[Sid]) -> tuple[RefDomains, list[SidResult], int]:
     """Translate ``sids`` at LsapLookupWksta: the domains, one result per SID, the mapped count."""
     domains = RefDomains()
-    known = _known_domains(directory)
     results: list[SidResult] = []
     mapped = 0
     for sid in sids:
         found = _lookup_sid(directory, sid)
-        if found is not None:
-            name, domain_sid = _domain_of(found)
-            results.append(SidResult(found.kind, found.name, domains.add(name, domain_sid), True))
-            mapped += 1
+        if found is None:
+            results.append(SidResult(SidType.UNKNOWN, str(sid), -1, False))
             continue
-        index = -1
-        if sid.sub_authorities:
-            parent = sid.parent()
-            domain_name = known.get(parent)
-            if domain_name is not None:
-                index = domains.add(domain_name, parent)
-        results.append(SidResult(SidType.UNKNOWN, str(sid), index, False))
+        name, domain_sid = _domain_of(found)
+        results.append(SidResult(found.kind, found.name, domains.add(name, domain_sid), True))
+        mapped += 1
     return domains, results, mapped
 
 
