@@ -26,9 +26,9 @@ from nullsmb.rpc.ndr import Sid
 from nullsmb.rpc.pdu import FaultStatus, ProviderReason
 from nullsmb.status import NtStatus
 
-from .conftest import ALICE, PASSWORD, SambaServer
+from .conftest import ALICE, NETBIOS, PASSWORD, SambaServer
 
-NETBIOS = "ANCHORSAMBA"  # start-samba.sh's netbios name
+
 ACCESS_DENIED = int(NtStatus.STATUS_ACCESS_DENIED)
 
 
@@ -49,7 +49,7 @@ async def test_shares_as_alice(samba: SambaServer) -> None:
             assert {s.name for s in result.shares} == {"public", "IPC$"} and result.total_entries == 2
         by_name = {s.name: s for s in (await srvsvc.share_enum(rpc, 2)).shares}
         assert by_name["IPC$"].kind == "ipc" and by_name["IPC$"].special
-        assert by_name["public"].kind == "disk" and by_name["public"].path.endswith(samba.share.name)
+        assert by_name["public"].kind == "disk" and by_name["public"].path.endswith(samba.share_dir.name)
         public = await srvsvc.share_get_info(rpc, "public", 502)
         assert public.name == "public" and public.type == 0
         with pytest.raises(RpcStatusError) as err:
