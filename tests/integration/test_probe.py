@@ -546,3 +546,15 @@ def test_host_that_hangs_up() -> None:
     assert host["transport"]["smb1"]["offered"] is False  # closed without an answer
     assert all(d["offered"] is False for d in host["transport"]["dialects"])
     assert all(s["outcome"]["result"] == "disconnected" for s in host["sessions"])
+
+
+def test_bench_probe_runs() -> None:
+    """bench/probe.py at its smallest: it starts its servers on 127.0.0.x, probes them, checks
+    the output (its rule 1) and prints the table. Its figures are never asserted."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "probe.py"
+    proc = subprocess.run([sys.executable, str(bench), "--targets", "8", "--servers", "2", "--compare", "4",
+                           "--concurrency", "4"], capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "| 8 | 4 |" in proc.stdout and "| 4 | 4 |" in proc.stdout and "peak RSS" in proc.stdout
+    assert "windows-default:" in proc.stdout and "open:" in proc.stdout
