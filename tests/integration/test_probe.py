@@ -397,6 +397,33 @@ def test_nullsmb_restrict_anonymous_2(nullsmb_ra2: ServerInfo) -> None:
     assert rc == 0
 
 
+def test_nullsmb_signing_and_encryption_required(tmp_path: Path) -> None:
+    """A server that requires signing and encryption: no null or guest session at all, and
+    the transport step says why."""
+    (tmp_path / "share").mkdir()
+    (tmp_path / "drop").mkdir()
+    port = free_port()
+    config = tmp_path / "server.toml"
+    config.write_text(CONFIG.format(host=HOST, port=port, password=PASSWORD, map_to_guest="bad_user",
+                                    policy=OPEN_POLICY).replace(
+        'map_to_guest = "bad_user"', 'map_to_guest = "bad_user"\nsigning = "required"\nencryption = "required"'))
+    with running_server(tmp_path, config=config, port=port):
+        rc, doc, _ = probe(f"{HOST}:{port}", "--user", "alice", "--password", PASSWORD)
+    host = host_of(doc)
+    t = host["transport"]
+    assert t["signing_required"] is True and setting(host, "RequireSecuritySignature") == 1
+    assert all(d["signing_required"] for d in t["dialects"] if d["offered"])
+    assert {d["dialect"]: d["encryption"] for d in t["dialects"]}["3.1.1"] is True
+    null, guest = session(host, "null"), session(host, "guest")
+    assert not null["established"] and null["outcome"]["status"] == "STATUS_ACCESS_DENIED"
+    assert not guest["established"] and guest["outcome"]["status"] == "STATUS_ACCESS_DENIED"
+    user = session(host, "user")
+    assert user["established"] and user["encrypted"]
+    assert [a["principal"] for a in host["access"]] == ["user"]
+    ids = finding_ids(host)
+    assert "signing-not-required" not in ids and "null-session" not in ids and rc == 0
+
+
 # -- the reference Samba ---------------------------------------------------------------------------
 
 def test_samba_restrict_anonymous_0(samba_ra0: SambaServer) -> None:
