@@ -506,6 +506,11 @@ class TestLookupSids:
         resp = lsat.hLsarLookupSids(client, handle, [])
         assert (resp["ErrorCode"], resp["MappedCount"], resp["TranslatedNames"]["Entries"]) == (SUCCESS, 0, 0)
         assert domains_of(resp) == []
+        w = NdrWriter()  # Entries 0 with a NULL SidInfo: SidInfo is ignored then (MS-LSAT 2.2.18)
+        w.handle(handle)
+        _, body = client.raw(15, w.getvalue() + _sid_enum(0, None) + _translated_names_in()
+                             + struct.pack("<HHI", 1, 0, 0))
+        assert stub_status(body.stub) == SUCCESS
 
     def test_lookup_sids2_has_flags(self) -> None:
         client = alice()
@@ -1001,6 +1006,15 @@ class TestMalformed:
             stub[i] = data.draw(st.integers(0, 255))
         _answer(client, opnum, bytes(stub))
         assert lsat.hLsarLookupSids(client, open2(client), ["S-1-1-0"])["ErrorCode"] == SUCCESS
+
+    def test_a_server_without_an_account_database_faults(self) -> None:
+        client = alice()
+        handle = open2(client)
+        client.pipe.ctx.server.directory = None
+        with pytest.raises(Faulted) as fault:
+            lsat.hLsarLookupSids(client, handle, ["S-1-1-0"])
+        assert fault.value.status == FaultStatus.NCA_S_FAULT_UNSPEC
+        assert lsad.hLsarClose(client, handle)["ErrorCode"] == SUCCESS
 
     @pytest.mark.parametrize("count", [0x7FFFFFFF, 0xFFFFFFFF, 20481])
     def test_huge_counts_are_refused_before_anything_is_built(self, count: int) -> None:

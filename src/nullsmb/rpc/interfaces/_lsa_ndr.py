@@ -146,7 +146,8 @@ def read_names(r: NdrReader, count: int) -> list[ReadString]:
 
 def read_sid_enum_buffer(r: NdrReader) -> list[Sid | None] | None:
     """LSAPR_SID_ENUM_BUFFER (MS-LSAT 2.2.18), a top-level [in] pointer: the SIDs (None for a
-    NULL SID pointer), or None when SidInfo is NULL."""
+    NULL SID pointer), or None when SidInfo is NULL although Entries is not 0 (2.2.18: SidInfo
+    is ignored when Entries is 0)."""
     with r.struct():
         entries = r.u32()
         info = r.embedded_unique(lambda r: r.conformant_array(
@@ -155,7 +156,7 @@ def read_sid_enum_buffer(r: NdrReader) -> list[Sid | None] | None:
         raise MalformedMessage(f"NDR: {entries} SIDs beyond [range(0,{MAX_LOOKUP_SIDS})]")
     cells = info.value
     if cells is None:
-        return None
+        return [] if entries == 0 else None
     if len(cells) != entries:
         raise MalformedMessage(f"NDR: {len(cells)} SIDs for Entries {entries}")
     return [c.value for c in cells]

@@ -175,7 +175,11 @@ def _principal(call: "CallContext") -> Principal:
 
 
 def _directory(call: "CallContext") -> Directory:
-    return call.server.directory  # type: ignore[no-any-return]
+    """The server's SAM (rpc/directory.py); a server built without one faults the call."""
+    directory = getattr(call.server, "directory", None)
+    if directory is None:
+        raise RpcFault(FaultStatus.NCA_S_FAULT_UNSPEC, "no account database")
+    return directory  # type: ignore[no-any-return]
 
 
 def _finish(call: "CallContext", w: NdrWriter, status: int) -> bytes:
