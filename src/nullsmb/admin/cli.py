@@ -49,6 +49,11 @@ examples:
   nullsmb sessions unblock anonymous@10.0.0.7
   nullsmb sessions --admin http://10.0.0.5:8445 --token-file branch.token
 
+any SMB server (nullsmb, Samba, Windows), over srvsvc as NT's Server Manager did:
+  nullsmb sessions --remote 10.0.0.5 -U 'CORP\\alice'        asks for the password
+  nullsmb sessions --remote 127.0.0.1:4445 -U alice%Passw0rd! --anonymous
+  nullsmb sessions --remote 10.0.0.5 -U alice close --client 10.0.0.7 [--user bob]
+
 exit codes: 0 success, 1 server not reachable, token refused or no such session, 2 bad usage
 """
 
@@ -101,6 +106,15 @@ def register(commands: Any) -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
     p.add_argument("--interval", metavar="SECONDS", type=_interval, default=2.0,
                    help="refresh interval of --watch (default: %(default)s)")
+    remote = p.add_argument_group(
+        "another server, over srvsvc (NetrSessionEnum level 502, falling back to 10, 2, 1, 0; "
+        "NetrSessionDel): most servers answer Administrators only")
+    remote.add_argument("--remote", metavar="HOST[:PORT]", help="list the sessions of this SMB server")
+    remote.add_argument("-U", "--user", dest="user_spec", metavar="[DOMAIN\\]USER[%PASS]",
+                        help="log on as this user (smbclient's form; without %%PASS the password is "
+                        "asked, or read from $NULLSMB_PASSWORD; -U%% is a null session)")
+    remote.add_argument("--timeout", metavar="SECONDS", type=_interval, default=10.0,
+                        help="per request (default: %(default)s)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", title="actions (default: list)")
     close = actions.add_parser("close", help="close a session's connection (opens close, logoff audited)",
                                description="Close the connection a session belongs to: every session "
@@ -109,9 +123,13 @@ def register(commands: Any) -> argparse.ArgumentParser:
                                "the same address is refused at session setup until the block expires.",
                                epilog="example:\n  nullsmb sessions close 0x400000001 --block 600",
                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    close.add_argument("id", help="session id as listed (hex, e.g. 0x400000001)")
+    close.add_argument("id", nargs="?", help="session id as listed (hex, e.g. 0x400000001)")
     close.add_argument("--block", metavar="SECONDS", type=_seconds,
                        help="refuse the reconnect for this long")
+    close.add_argument("--client", metavar="ADDRESS", default=argparse.SUPPRESS,
+                       help="with --remote: close the sessions from this client (NetrSessionDel)")
+    close.add_argument("--user", dest="close_user", metavar="NAME", default=argparse.SUPPRESS,
+                       help="with --remote: close the sessions of this user")
     _where(close, inherit=True)
     blocks = actions.add_parser("blocks", help="list active blocks")
     _where(blocks, inherit=True)
@@ -336,6 +354,30 @@ def _unblock(api: Api, args: argparse.Namespace, out: TextIO) -> int:
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    if getattr(args, "remote", None):
+        from .remote import RemoteError, run_remote
+
+        for name in ("client", "close_user"):
+            if not hasattr(args, name):
+                setattr(args, name, None)
+        try:
+            return run_remote(args, out)
+        except RemoteError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.code
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            return 0
+    if getattr(args, "user_spec", None) is not None:
+        print("error: -U goes with --remote HOST (the local admin API uses its token)", file=sys.stderr)
+        return 2
+    if args.action == "close" and (getattr(args, "client", None) or getattr(args, "close_user", None)):
+        print("error: close --client/--user go with --remote HOST; locally give the session id", file=sys.stderr)
+        return 2
+    if args.action == "close" and not args.id:
+        print("error: close needs the session id as listed (e.g. 0x400000001)", file=sys.stderr)
+        return 2
     try:
         api = _locate(args)
         action = {None: _list, "close": _close, "blocks": _blocks, "unblock": _unblock}[args.action]
