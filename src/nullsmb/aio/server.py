@@ -5,9 +5,12 @@ Rules:
    large WRITE lands in its own buffer, copied once by the kernel).
 2. One worker per connection runs PDUs in order; reading pauses while too much is queued.
 3. Responses are written part by part (header, then payload), never joined.
-4. The only ``except Exception`` of the server is in ``_worker``: it logs, and closes that
+4. The only ``except Exception`` of a connection is in ``_worker``: it logs, and closes that
    connection; nothing reaches the client but a closed socket.
 5. Idle connections (no complete PDU for ``idle_timeout``) are closed by a sweeper.
+6. What the core sends outside request order (final responses of async requests, oplock and
+   lease breaks) is written as soon as the core queues it (``conn.on_output``); the core's
+   deadlines (break acknowledgments, durable handles) run from one timer task.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from ..core.connection import ServerConnection
 from ..core.context import ServerContext
+from ..core.files import files_of
 from ..status import MalformedMessage
 from ..wire.framing import SCRATCH, FrameDecoder, frame_header
 
@@ -67,6 +71,7 @@ class SmbProtocol(asyncio.BufferedProtocol):
             except OSError:
                 pass
         self.conn = ServerConnection(self.server.context, (str(peer[0]), int(peer[1])))
+        self.conn.on_output = self._flush_output
         self.server.context.connections.add(self.conn)
         self.server.protocols.add(self)
         self.task = asyncio.get_running_loop().create_task(self._worker())
@@ -119,6 +124,19 @@ class SmbProtocol(asyncio.BufferedProtocol):
             self.wakeup.set()
             if self.queued_bytes > QUEUE_PAUSE_BYTES or len(self.queue) > QUEUE_PAUSE_FRAMES:
                 self._pause()
+
+    def _flush_output(self) -> None:
+        """Rule 6: write the PDUs the core queued outside request order."""
+        conn = self.conn
+        if conn is None:
+            return
+        out = conn.take_output()
+        if self.closed or self.transport is None:
+            return
+        for parts in out:
+            self.transport.write(frame_header(sum(len(p) for p in parts)))
+            for part in parts:
+                self.transport.write(part)
 
     def eof_received(self) -> bool:
         return False
@@ -227,6 +245,8 @@ class SmbServer:
         self.listeners: list[asyncio.AbstractServer] = []
         self.stopping = False
         self._sweeper: asyncio.Task[None] | None = None
+        self._timers: asyncio.Task[None] | None = None
+        self._timer_changed = asyncio.Event()
         self._closing: set[asyncio.Task[None]] = set()
         context.close_connection = self.close_connection_soon
 
@@ -271,7 +291,27 @@ class SmbServer:
                 name = sock.getsockname()
                 bound.append((name[0], name[1]))
         self._sweeper = loop.create_task(self._sweep_idle())
+        files_of(self.context).on_timer = self._timer_changed.set
+        self._timers = loop.create_task(self._run_timers())
         return bound
+
+    async def _run_timers(self) -> None:
+        """Rule 6: run the core's deadlines as they fall due."""
+        table = files_of(self.context)
+        while True:
+            self._timer_changed.clear()
+            deadline = table.next_deadline()
+            delay = None if deadline is None else deadline - self.context.clock()
+            if delay is None or delay > 0:
+                try:
+                    await asyncio.wait_for(self._timer_changed.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            try:
+                await table.run_due(self.context.clock())
+            except Exception:  # a deadline's work must not stop the others
+                log.exception("timer failed")
 
     async def _sweep_idle(self) -> None:
         timeout = self.context.config.server.idle_timeout
@@ -290,6 +330,8 @@ class SmbServer:
             srv.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._timers is not None:
+            self._timers.cancel()
         for proto in list(self.protocols):
             if proto.transport is not None:
                 proto.transport.pause_reading()

@@ -10,6 +10,9 @@ Rules (MS-SMB2 3.3.5.2, in this order, for every message of a PDU):
 6. Related messages inherit session, tree and FileId; a failure propagates (3.3.5.2.7.2).
 7. Responses: each message padded to 8 bytes, signed separately; one transform header for an
    encrypted compound (3.3.4.1.3, 3.3.4.1.4).
+8. A handler may answer later (``asyncops.Pending``): the message's response is then the
+   interim STATUS_PENDING (3.3.4.2) and the final one goes to ``outbox`` with any message the
+   server sends unasked (oplock breaks); ``on_output`` tells the glue to write them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import logging
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..status import MalformedMessage, NtStatus, SmbError
 from ..wire.buffer import Reader
@@ -37,6 +40,7 @@ from .context import Reply, RequestContext, ServerContext
 from .state import Open, Session, SessionState
 
 if TYPE_CHECKING:
+    from .asyncops import AsyncRequest
     from .crypto import PreauthHash
 
 __all__ = ["ServerConnection"]
@@ -47,6 +51,7 @@ MAX_CREDITS = 8192
 FILE_ID_ANY = b"\xff" * 16
 _ERROR = struct.Struct("<HBBI")
 _U32 = struct.Struct("<I")
+_INTERIM = Reply([b"\x09\x00\x00\x00\x00\x00\x00\x00\x00"], NtStatus.STATUS_PENDING)
 
 # Commands that need a tree connect (MS-SMB2 3.3.5.2.11).
 NEEDS_TREE = frozenset({
@@ -134,6 +139,11 @@ class ServerConnection:
         self.close_after_send = False
         self.workstation = ""
         self.pending_releases: list = []  # run by the glue once the response is written
+        self.async_requests: dict[int, "AsyncRequest"] = {}  # Connection.AsyncCommandList
+        self.next_async_id = 1
+        self.outbox: list[list[bytes | memoryview]] = []  # PDUs sent outside request order
+        self.on_output: Callable[[], None] | None = None  # the glue: "outbox is not empty"
+        self.closed = False
         self.connected_at = server.clock()
         self.last_activity = self.connected_at
         from .dispatch import run_message
@@ -211,8 +221,15 @@ class ServerConnection:
             status, reply = await self._process(ctx, related_failure=forced)
             if reply.release is not None:
                 releases.append(reply.release)
-            signed = self._should_sign(ctx, status)
-            parts = self._response_message(ctx, status, reply, signed_by=ctx.session if signed else None)
+            areq = getattr(reply, "request", None)
+            if areq is not None:  # rule 8: the interim response, never signed (3.3.4.2)
+                signed = False
+                parts = self._response_message(ctx, status, _INTERIM, signed_by=None,
+                                               async_id=areq.async_id)
+            else:
+                signed = self._should_sign(ctx, status)
+                parts = self._response_message(ctx, status, reply,
+                                               signed_by=ctx.session if signed else None)
             responses.append((parts, ctx.session, signed, ctx))
             prev, prev_status = ctx, status
         try:
@@ -323,7 +340,8 @@ class ServerConnection:
 
     # -- response building ---------------------------------------------------------------------------
     def _response_message(self, ctx: RequestContext, status: int, reply: Reply,
-                          signed_by: Session | None) -> list[bytes | memoryview]:
+                          signed_by: Session | None,
+                          async_id: int | None = None) -> list[bytes | memoryview]:
         hdr = ctx.header
         credits = self.credits.grant(hdr.credit_request, hdr.credit_charge)
         flags = HeaderFlags.SERVER_TO_REDIR | (hdr.flags & HeaderFlags.RELATED_OPERATIONS)
@@ -338,7 +356,8 @@ class ServerConnection:
         header = pack_header(
             command=hdr.command, status=status, message_id=hdr.message_id, session_id=session_id,
             tree_id=tree_id, credit_charge=hdr.credit_charge, credits=credits, flags=flags,
-            async_id=hdr.async_id if hdr.flags & HeaderFlags.ASYNC_COMMAND else None,
+            async_id=async_id if async_id is not None else (
+                hdr.async_id if hdr.flags & HeaderFlags.ASYNC_COMMAND else None),
         )
         return [header, *reply.parts]
 
@@ -404,12 +423,73 @@ class ServerConnection:
         return op
 
     async def _run_cancel(self, hdr: Smb2Header) -> None:
-        """MS-SMB2 3.3.5.16: CANCEL gets no response; nothing of ours is ever pending."""
-        return None
+        """MS-SMB2 3.3.5.16: CANCEL gets no response of its own; the request it names (by
+        AsyncId, or by MessageId before the client saw the interim response) is answered
+        STATUS_CANCELLED. Requests answered at once are never pending, so nothing else is."""
+        if hdr.flags & HeaderFlags.ASYNC_COMMAND:
+            areq = self.async_requests.get(hdr.async_id)
+        else:
+            areq = next((a for a in self.async_requests.values()
+                         if a.message_id == hdr.message_id), None)
+        if areq is not None and (areq.session is None or hdr.session_id in (0, areq.session.session_id)):
+            areq.cancel()
+
+    # -- asynchronous requests and unsolicited messages (rule 8) ---------------------------------
+    def new_async(self, ctx: RequestContext, cleanup: Callable[[], None] | None) -> "AsyncRequest":
+        from .asyncops import AsyncRequest
+
+        hdr = ctx.header
+        session = ctx.session
+        encrypt = ctx.encrypted or bool(session and session.encrypt_data and self.neg.dialect >= 0x0300)
+        sign = not encrypt and bool(session and session.keys and session.keys.signing_key
+                                    and session.state is SessionState.VALID
+                                    and (hdr.is_signed or session.signing_required))
+        areq = AsyncRequest(self, self.next_async_id, hdr.message_id, hdr.command,
+                            hdr.credit_charge, session, ctx.tree.tree_id if ctx.tree else hdr.tree_id,
+                            sign, encrypt, cleanup)
+        self.next_async_id += 1
+        self.async_requests[areq.async_id] = areq
+        return areq
+
+    def finish_async(self, areq: "AsyncRequest", reply: Reply) -> None:
+        """The final response of an async request (MS-SMB2 3.3.4.3: CreditResponse 0)."""
+        self.async_requests.pop(areq.async_id, None)
+        if self.closed:
+            return
+        header = pack_header(command=areq.command, status=reply.status, message_id=areq.message_id,
+                             session_id=areq.session.session_id if areq.session else 0,
+                             async_id=areq.async_id, credit_charge=areq.credit_charge, credits=0,
+                             flags=HeaderFlags.SERVER_TO_REDIR | (HeaderFlags.SIGNED if areq.sign else 0))
+        self.send_message([header, *reply.parts], areq.session,
+                          sign=areq.sign, encrypt=areq.encrypt)
+
+    def send_message(self, parts: list[bytes | memoryview], session: Session | None, *,
+                     sign: bool, encrypt: bool) -> None:
+        """Queue one complete message (header first) for the glue to write."""
+        if self.closed:
+            return
+        if sign and session is not None and session.keys is not None:
+            mid = int.from_bytes(parts[0][24:32], "little")
+            cmd = int.from_bytes(parts[0][12:14], "little")
+            self.sign_message(parts, session, mid, cmd)
+        if encrypt and session is not None and session.keys is not None and session.keys.server_out_key:
+            nonce = self.server.random_bytes(crypto.nonce_size(self.neg.cipher))
+            parts = [crypto.encrypt_message(self.neg.cipher, session.keys.server_out_key,
+                                            session.session_id, parts, nonce)]
+        self.outbox.append(parts)
+        if self.on_output is not None:
+            self.on_output()
+
+    def take_output(self) -> list[list[bytes | memoryview]]:
+        out, self.outbox = self.outbox, []
+        return out
 
     async def close_all(self, reason: str = "disconnect") -> None:
         """Tear down every session of this connection (transport lost or admin close)."""
         from .handlers.session import destroy_session
 
+        self.closed = True
+        for areq in list(self.async_requests.values()):
+            areq.abandon()
         for session in list(self.sessions.values()):
             await destroy_session(self, session, reason)

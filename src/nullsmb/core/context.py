@@ -76,6 +76,7 @@ class ServerContext:
     directory: Any = None  # rpc.directory.Directory: the SAM that lsarpc and samr show
     next_session_id: int = 0x0000_0400_0000_0001
     blocked: dict[tuple[str, str], float] = field(default_factory=dict)
+    open_files: Any = None  # core.files.FileTable (share modes, oplocks, locks), made on first use
     # Set by the asyncio glue (aio.server.SmbServer): close(conn, reason) tears ``conn`` down from
     # synchronous code (srvsvc NetrSessionDel) as Server Manager's close does: its sessions leave
     # it at once, the transport closes once the reply in progress is written, each logoff is

@@ -21,7 +21,9 @@ from ..wire.negotiate import NegotiateRequest
 from ..wire.session_setup import SessionSetupRequest
 from ..wire.tree import TreeConnectRequest
 from .context import Reply, RequestContext
-from .handlers import create, directory, info, io, ioctl, misc, negotiate, session, tree
+from ..wire.lock import LockRequest
+from ..wire.notify import ChangeNotifyRequest
+from .handlers import create, directory, info, io, ioctl, lock, misc, negotiate, notify, session, tree
 
 __all__ = ["HANDLERS", "run_message"]
 
@@ -38,10 +40,6 @@ def _size4(r: Reader, body: int) -> None:
     return None
 
 
-def _raw(r: Reader, body: int) -> Reader:
-    return r
-
-
 HANDLERS: dict[int, tuple[Decoder, Handler]] = {
     Command.NEGOTIATE: (NegotiateRequest.decode, negotiate.handle_negotiate),
     Command.SESSION_SETUP: (SessionSetupRequest.decode, session.handle_session_setup),
@@ -53,14 +51,14 @@ HANDLERS: dict[int, tuple[Decoder, Handler]] = {
     Command.FLUSH: (FlushRequest.decode, io.handle_flush),
     Command.READ: (ReadRequest.decode, io.handle_read),
     Command.WRITE: (WriteRequest.decode, io.handle_write),
-    Command.LOCK: (_raw, misc.handle_lock),
+    Command.LOCK: (LockRequest.decode, lock.handle_lock),
     Command.IOCTL: (IoctlRequest.decode, ioctl.handle_ioctl),
     Command.ECHO: (_size4, misc.handle_echo),
     Command.QUERY_DIRECTORY: (QueryDirectoryRequest.decode, directory.handle_query_directory),
-    Command.CHANGE_NOTIFY: (_raw, misc.handle_change_notify),
+    Command.CHANGE_NOTIFY: (ChangeNotifyRequest.decode, notify.handle_change_notify),
     Command.QUERY_INFO: (QueryInfoRequest.decode, info.handle_query_info),
     Command.SET_INFO: (SetInfoRequest.decode, info.handle_set_info),
-    Command.OPLOCK_BREAK: (_raw, misc.handle_oplock_break),
+    Command.OPLOCK_BREAK: (notify.decode_oplock_break, notify.handle_oplock_break),
 }
 
 

@@ -106,6 +106,23 @@ class Open:
     enum_pattern: str | None = None
     enum_entries: list | None = None
     enum_pos: int = 0
+    # sharing, caching and locking (MS-SMB2 3.3.1.10; MS-FSA 2.1.1.6 Open)
+    share_access: int = 0
+    conn: Any = None  # the ServerConnection that carries it: oplock breaks go there
+    session: Any = None  # the Session whose open_table holds it
+    file: Any = None  # core.files.FileEntry: every open of the same file shares it
+    oplock_level: int = 0  # SMB2_OPLOCK_LEVEL_* granted (LEASE: see ``lease``)
+    oplock_breaking_to: int | None = None  # Open.OplockState = Breaking, to this level
+    lease: Any = None  # core.oplock.Lease
+    notify: Any = None  # core.notify.Watch of a directory open
+    lock_sequences: dict[int, int] = field(default_factory=dict)  # MS-SMB2 Open.LockSequenceArray
+    create_guid: bytes = b""  # MS-SMB2 Open.CreateGuid (durable v2)
+    durable: bool = False  # MS-SMB2 Open.IsDurable
+    durable_timeout: float = 0.0  # seconds a disconnected durable open is kept
+    durable_v2: bool = False
+    app_instance_id: bytes = b""
+    break_timer: Any = None  # the oplock break acknowledgment deadline (MS-SMB2 3.3.2.1)
+    closed: bool = False
 
 
 @dataclass(eq=False, slots=True)

@@ -5,8 +5,15 @@ Rules:
    table; an unknown pipe is STATUS_OBJECT_NAME_NOT_FOUND.
 2. Requested access is mapped (GENERIC_*, MAXIMUM_ALLOWED) and must fit the tree's maximal
    access; creating or overwriting needs the share's change right.
-3. Unknown create contexts are ignored; MxAc and QFid are answered (MS-SMB2 2.2.14.2.5, .9).
+3. Unknown create contexts are ignored; MxAc, QFid and leases (RqLs) are answered
+   (MS-SMB2 2.2.14.2.5, .9, .10, .11).
 4. Every open, allowed or refused, is an audited 5145 event.
+5. An existing file is opened without truncation first; delete-pending, sharing and oplock
+   breaks are settled (``core.files``, ``core.oplock``) before an overwrite truncates it. An
+   open that must wait for a break acknowledgment goes async and is run again from the start
+   when the break settles (``oplock.wake_open_waiters``).
+6. Close: the last close of a delete-pending file deletes it (MS-FSA 2.1.5.4); locks, lock
+   waiters, notify watches and the lease of the open go with it.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from ...backend.base import CreateDisposition
+from ...backend.base import CreateAction, CreateDisposition
 from ...backend.path import parse_name
 from ...policy.null_session import Right, may_open_pipe, normalize_pipe
 from ...status import NtStatus, SmbError
@@ -31,12 +38,26 @@ from ...wire.create import (
     map_generic,
 )
 from ...wire.fscc import FileAttributes
+from ...wire.contexts import (
+    LEASE,
+    LEASE_FLAG_BREAK_IN_PROGRESS,
+    LEASE_FLAG_PARENT_KEY_SET,
+    MAXIMAL_ACCESS,
+    QUERY_ON_DISK_ID,
+    LeaseRequest,
+    decode_lease,
+    encode_lease,
+)
+from .. import brlock, notify, oplock
+from ..asyncops import go_async
 from ..context import Reply, RequestContext
+from ..files import FileEntry, files_of, share_conflict
 from ..state import Open, Session
 from .common import file_times
 from .session import identity_fields
 
 if TYPE_CHECKING:
+    from ..asyncops import AsyncRequest
     from ..connection import ServerConnection
 
 _QFID = struct.Struct("<QQ16s")
@@ -44,7 +65,8 @@ _MXAC = struct.Struct("<II")
 PIPE_ACCESS = 0x0012019F
 
 
-def _file_id(op: Open) -> bytes:
+def file_id_of(op: Open) -> bytes:
+    """MS-SMB2 2.2.14.1 SMB2_FILEID of ``op``."""
     return struct.pack("<QQ", op.persistent_id, op.volatile_id)
 
 
@@ -68,7 +90,9 @@ async def handle_create(ctx: RequestContext, req: CreateRequest) -> Reply:
         raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "bad CreateDisposition")
     if tree.share.is_ipc:
         return await _create_pipe(ctx, req)
-    return await _create_file(ctx, req)
+    reply = await _create_file(ctx, req)
+    assert reply is not None
+    return reply
 
 
 async def _create_pipe(ctx: RequestContext, req: CreateRequest) -> Reply:
@@ -87,10 +111,10 @@ async def _create_pipe(ctx: RequestContext, req: CreateRequest) -> Reply:
     op = Open(0, 0, tree, None, pipe, name, PIPE_ACCESS, False)
     op.volatile_id = session.open_table.add(op)
     op.persistent_id = op.volatile_id
-    ctx.related_file_id = _file_id(op)
+    ctx.related_file_id = file_id_of(op)
     _audit(ctx, name, req.desired_access, NtStatus.STATUS_SUCCESS, decision.rule)
     now = 0
-    rsp = CreateResponse(0, 0, 1, now, now, now, now, 4096, 0, int(FileAttributes.NORMAL), _file_id(op))
+    rsp = CreateResponse(0, 0, 1, now, now, now, now, 4096, 0, int(FileAttributes.NORMAL), file_id_of(op))
     return Reply.of(rsp.encode())
 
 
@@ -104,7 +128,14 @@ def _granted(req: CreateRequest, maximal: int) -> int:
     return desired
 
 
-async def _create_file(ctx: RequestContext, req: CreateRequest) -> Reply:
+_TRUNCATING = {CreateDisposition.SUPERSEDE: CreateDisposition.OPEN_IF,
+               CreateDisposition.OVERWRITE: CreateDisposition.OPEN,
+               CreateDisposition.OVERWRITE_IF: CreateDisposition.OPEN_IF}
+
+
+async def _create_file(ctx: RequestContext, req: CreateRequest,
+                       areq: "AsyncRequest | None" = None) -> Reply | None:
+    """Open or create; None when the already-async ``areq`` has to wait again (rule 5)."""
     session, tree = ctx.session, ctx.tree
     assert session is not None and tree is not None
     backend = tree.share.backend
@@ -132,36 +163,177 @@ async def _create_file(ctx: RequestContext, req: CreateRequest) -> Reply:
             raise SmbError(NtStatus.STATUS_OBJECT_NAME_INVALID)  # MS-FSA 2.1.5.1
         if parsed.default_stream and want_dir is True:
             raise SmbError(NtStatus.STATUS_NOT_A_DIRECTORY)
+        lease_req = _lease_request(ctx, req)
         write = bool(granted & WRITE_RIGHTS) or disposition != CreateDisposition.OPEN
-        handle, action = await backend.create(path, disposition, directory=want_dir, write=write)
+        handle, action = await backend.create(path, _TRUNCATING.get(disposition, disposition),
+                                              directory=want_dir, write=write)
+        try:
+            opened = await _settle(ctx, req, areq, handle, action, disposition, granted, lease_req)
+        except BaseException:
+            await backend.close(handle)
+            raise
     except SmbError as err:
         _audit(ctx, target, req.desired_access, err.status, "share access list")
         raise err from None
+    if opened is None or isinstance(opened, Reply):
+        await backend.close(handle)
+        return opened  # waiting for a break: an interim response, or nothing new to say
+    st, entry, action = opened
+    return _register(ctx, req, handle, st, entry, action, granted, lease_req, path)
+
+
+async def _settle(ctx: RequestContext, req: CreateRequest, areq: "AsyncRequest | None", handle,
+                  action: CreateAction, disposition: CreateDisposition, granted: int,
+                  lease_req: LeaseRequest | None):
+    """Delete-pending, sharing, oplock breaks and truncation of an opened file (rule 5).
+
+    Returns (stat, entry, action) to go on, a ``Pending`` reply (first wait), or None (waits
+    again)."""
+    tree = ctx.tree
+    assert tree is not None and tree.share.backend is not None
+    backend = tree.share.backend
+    table = files_of(ctx.server)
     st = await backend.stat(handle)
+    entry = table.entry((id(backend), st.file_id))
+    existed = action == CreateAction.OPENED
+    truncating = disposition in _TRUNCATING
+    try:
+        if existed and entry.delete_pending:
+            raise SmbError(NtStatus.STATUS_DELETE_PENDING)
+        if existed and truncating:
+            if st.is_dir:
+                raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "cannot overwrite a directory")
+            if st.readonly:
+                raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "READONLY file cannot be overwritten")
+        if existed and req.options & CreateOptions.DELETE_ON_CLOSE and st.readonly and not st.is_dir:
+            raise SmbError(NtStatus.STATUS_CANNOT_DELETE)
+        sharing = share_conflict(entry, granted, req.share_access)
+        lease_id = (ctx.conn.neg.client_guid, lease_req.key) if lease_req is not None else None
+        delay = existed and oplock.break_for_open(
+            table, entry, _caching_access(granted, disposition), overwrite=truncating,
+            sharing_violation=sharing,
+            lease_id=lease_id, first_attempt=areq is None, now=ctx.server.clock())
+        if delay:
+            return _wait_for_break(ctx, req, areq, entry)
+        if sharing:
+            raise SmbError(NtStatus.STATUS_SHARING_VIOLATION)
+        if existed and truncating:
+            await backend.truncate(handle, 0)
+            oplock.break_read_caching(table, entry, None, ctx.server.clock())
+            st = await backend.stat(handle)
+            action = (CreateAction.SUPERSEDED if disposition == CreateDisposition.SUPERSEDE
+                      else CreateAction.OVERWRITTEN)
+    except BaseException:
+        table.release(entry)
+        raise
+    return st, entry, action
+
+
+def _caching_access(granted: int, disposition: int) -> int:
+    """The access that decides oplock breaks and grants: an overwrite writes data (Samba)."""
+    if disposition in _TRUNCATING:
+        return granted | AccessMask.FILE_WRITE_DATA
+    return granted
+
+
+def _wait_for_break(ctx: RequestContext, req: CreateRequest, areq: "AsyncRequest | None",
+                    entry: FileEntry) -> Reply | None:
+    """Queue the CREATE on ``entry`` until a break settles (rule 5)."""
+    table = files_of(ctx.server)
+    pending = None
+    if areq is None:
+        pending = go_async(ctx)
+        areq = pending.request
+        assert areq is not None
+        waiting = areq
+
+        async def resume() -> None:
+            try:
+                reply = await _create_file(ctx, req, waiting)
+            except SmbError as err:
+                waiting.fail(err.status)
+                return
+            if reply is not None:
+                waiting.finish(reply)
+
+        areq.data["resume"] = resume
+    current = areq
+
+    def cleanup() -> None:
+        if current in entry.open_waiters:
+            entry.open_waiters.remove(current)
+        table.release(entry)
+
+    areq.cleanup = cleanup
+    entry.open_waiters.append(areq)
+    return pending
+
+
+def _register(ctx: RequestContext, req: CreateRequest, handle, st, entry: FileEntry,
+              action: CreateAction, granted: int, lease_req: LeaseRequest | None,
+              path: tuple[str, ...]) -> Reply:
+    """The open exists: grant caching, record it, answer (MS-SMB2 3.3.5.9 final steps)."""
+    session, tree = ctx.session, ctx.tree
+    assert session is not None and tree is not None
+    table = files_of(ctx.server)
     op = Open(0, 0, tree, handle, None, "\\".join(path), granted, st.is_dir)
     op.volatile_id = session.open_table.add(op)
     op.persistent_id = op.volatile_id
+    op.share_access = req.share_access
+    op.conn, op.session, op.file = ctx.conn, session, entry
+    opts = req.options
     if opts & CreateOptions.DELETE_ON_CLOSE:
         op.delete_on_close = True
     op.mode = opts & (CreateOptions.WRITE_THROUGH | CreateOptions.SEQUENTIAL_ONLY
                       | CreateOptions.NO_INTERMEDIATE_BUFFERING | CreateOptions.SYNCHRONOUS_IO_ALERT
                       | CreateOptions.SYNCHRONOUS_IO_NONALERT)
-    ctx.related_file_id = _file_id(op)
+    contexts = []
+    if lease_req is not None:
+        lease = oplock.grant_lease(table, entry, op, ctx.conn.neg.client_guid, lease_req.key,
+                                   lease_req.state, lease_req.version, lease_req.parent_key,
+                                   lease_req.epoch, _caching_access(granted, req.disposition))
+        flags = (LEASE_FLAG_BREAK_IN_PROGRESS if lease.breaking else 0) | (
+            LEASE_FLAG_PARENT_KEY_SET if lease.version == 2 and lease_req.flags & LEASE_FLAG_PARENT_KEY_SET else 0)
+        contexts.append(CreateContext(LEASE, encode_lease(lease.version, lease.key, lease.state, flags,
+                                                          lease.parent_key, lease.epoch)))
+    elif req.oplock_level != oplock.LEVEL_LEASE:
+        op.oplock_level = oplock.grant_oplock(entry, op, req.oplock_level,
+                                              _caching_access(granted, req.disposition))
+    entry.opens.append(op)
+    ctx.related_file_id = file_id_of(op)
+    if action == CreateAction.CREATED:
+        notify.report(table, tree.share, op.path, notify.NotifyAction.ADDED, dir_change=op.is_dir)
     _audit(ctx, op.path or "\\", granted, NtStatus.STATUS_SUCCESS, "share access list")
     t = file_times(st)
-    contexts = []
-    if req.context(b"MxAc") is not None:
-        contexts.append(CreateContext(b"MxAc", _MXAC.pack(0, tree.maximal_access)))
-    if req.context(b"QFid") is not None:
-        contexts.append(CreateContext(b"QFid", _QFID.pack(st.file_id, 0, b"")))
-    rsp = CreateResponse(0, 0, int(action), t.creation, t.last_access, t.last_write, t.change,
-                         t.allocation, t.end_of_file, t.attributes, _file_id(op), tuple(contexts))
+    if req.context(MAXIMAL_ACCESS) is not None:
+        contexts.append(CreateContext(MAXIMAL_ACCESS, _MXAC.pack(0, tree.maximal_access)))
+    if req.context(QUERY_ON_DISK_ID) is not None:
+        contexts.append(CreateContext(QUERY_ON_DISK_ID, _QFID.pack(st.file_id, 0, b"")))
+    rsp = CreateResponse(op.oplock_level, 0, int(action), t.creation, t.last_access, t.last_write,
+                         t.change, t.allocation, t.end_of_file, t.attributes, file_id_of(op),
+                         tuple(contexts))
     return Reply.of(rsp.encode())
 
 
+def _lease_request(ctx: RequestContext, req: CreateRequest) -> LeaseRequest | None:
+    """MS-SMB2 3.3.5.9.8/.11: a lease context counts with RequestedOplockLevel LEASE on 2.1+."""
+    if req.oplock_level != oplock.LEVEL_LEASE or ctx.conn.neg.dialect < 0x0210:
+        return None
+    raw = req.context(LEASE)
+    if raw is None:
+        return None
+    lease = decode_lease(raw.data)
+    if lease is None:
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "malformed lease context")
+    if lease.version == 2 and ctx.conn.neg.dialect < 0x0300:
+        lease = LeaseRequest(lease.key, lease.state, lease.flags, 1)
+    return lease
+
+
 async def close_open(conn: "ServerConnection", session: Session, op: Open) -> None:
-    """Close ``op``, deleting it first when delete-on-close was set (MS-SMB2 3.3.5.10)."""
+    """Close ``op`` (MS-SMB2 3.3.5.10, MS-FSA 2.1.5.4; rule 6)."""
     session.open_table.pop(op.volatile_id)
+    op.closed = True
     if op.pipe is not None:
         close = getattr(op.pipe, "close", None)
         if close is not None:
@@ -169,14 +341,33 @@ async def close_open(conn: "ServerConnection", session: Session, op: Open) -> No
         return
     backend = op.tree.share.backend
     assert backend is not None and op.handle is not None
+    table = files_of(conn.server)
+    entry: FileEntry | None = op.file
     try:
+        if entry is None:
+            return
+        if op in entry.opens:
+            entry.opens.remove(op)
+        if op.break_timer is not None:
+            op.break_timer.cancel()
+            op.break_timer = None
+        oplock.drop_lease(table, op)
+        await brlock.close_open(table, entry, op)
+        notify.close_watch(table, op)
         if op.delete_on_close:
+            entry.delete_pending = True
+        if entry.delete_pending and not entry.opens:
+            entry.delete_pending = False
             try:
                 await backend.delete(op.handle)
+                notify.report(table, op.tree.share, op.path,
+                              notify.NotifyAction.REMOVED, dir_change=op.is_dir)
             except SmbError:
                 pass  # MS-FSA 2.1.5.4: a failed delete-on-close does not fail the close
     finally:
         await backend.close(op.handle)
+    await oplock.wake_open_waiters(entry)
+    table.release(entry)
 
 
 async def handle_close(ctx: RequestContext, req: CloseRequest) -> Reply:
@@ -184,7 +375,7 @@ async def handle_close(ctx: RequestContext, req: CloseRequest) -> Reply:
     assert session is not None
     op = ctx.open_for(req.file_id)
     rsp = CloseResponse()
-    if req.flags & CLOSE_FLAG_POSTQUERY_ATTRIB and op.handle is not None and not op.delete_on_close:
+    if req.flags & CLOSE_FLAG_POSTQUERY_ATTRIB and op.handle is not None:
         backend = op.tree.share.backend
         assert backend is not None
         t = file_times(await backend.stat(op.handle))

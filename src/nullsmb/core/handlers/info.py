@@ -22,7 +22,10 @@ from ...wire.buffer import Reader
 from ...wire.create import AccessMask
 from ...wire.fscc import FileAttributes, FileInfoClass as F, FsInfoClass as FS
 from ...wire.info import SET_INFO_RESPONSE, InfoType, QueryInfoRequest, SetInfoRequest, encode_buffer_response
+from ...wire.notify import CompletionFilter, NotifyAction
+from .. import notify, oplock
 from ..context import Reply, RequestContext
+from ..files import files_of
 from ..state import Open
 from .common import file_times
 
@@ -62,7 +65,7 @@ async def _file_info(ctx: RequestContext, op: Open, iclass: int) -> tuple[bytes,
     assert backend is not None and op.handle is not None
     st = await backend.stat(op.handle)
     t = file_times(st)
-    pending = op.delete_on_close
+    pending = op.file is not None and op.file.delete_pending
     table: dict[int, Callable[[], tuple[bytes, int]]] = {
         F.FileBasicInformation: lambda: (fscc.basic_info(t), 40),
         F.FileStandardInformation: lambda: (fscc.standard_info(t, pending), 24),
@@ -168,6 +171,13 @@ async def _set_eof(ctx: RequestContext, op: Open, buf: bytes) -> None:
     backend = op.tree.share.backend
     assert backend is not None and op.handle is not None
     await backend.truncate(op.handle, size)
+    _size_changed(ctx, op)
+
+
+def _size_changed(ctx: RequestContext, op: Open) -> None:
+    """MS-FSA 2.1.5.14.4: a size change breaks LEVEL_II oplocks and R leases."""
+    if op.file is not None:
+        oplock.break_read_caching(files_of(ctx.server), op.file, op, ctx.server.clock())
 
 
 async def _set_allocation(ctx: RequestContext, op: Open, buf: bytes) -> None:
@@ -181,6 +191,7 @@ async def _set_allocation(ctx: RequestContext, op: Open, buf: bytes) -> None:
     st = await backend.stat(op.handle)
     if not op.is_dir and size < st.size:
         await backend.truncate(op.handle, size)
+    _size_changed(ctx, op)
 
 
 async def _set_rename(ctx: RequestContext, op: Open, buf: bytes) -> None:
@@ -195,8 +206,30 @@ async def _set_rename(ctx: RequestContext, op: Open, buf: bytes) -> None:
         raise SmbError(NtStatus.STATUS_OBJECT_NAME_INVALID)
     backend = op.tree.share.backend
     assert backend is not None and op.handle is not None
+    old = op.path
+    table = files_of(ctx.server)
+    share = op.tree.share
+    parent = old.rpartition("\\")[0]
+    if any(o.granted_access & AccessMask.DELETE for o in table.opens_of(share, parent) if o.is_dir):
+        # Windows (and Samba) refuse to rename out of a directory someone holds open for DELETE
+        raise SmbError(NtStatus.STATUS_SHARING_VIOLATION, "parent directory open with DELETE")
+    if op.is_dir and table.opens_below(share, old):
+        raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "a file below the directory is open")
     await backend.rename(op.handle, target, replace=bool(replace))
-    op.path = "\\".join(target)
+    op.path = "\\".join(op.handle.path)
+    if op.file is not None:  # every handle of the file follows it (localfs rule 10)
+        for other in op.file.opens:
+            if other is not op and other.handle is not None:
+                other.handle.path = op.handle.path
+                other.path = op.path
+    old_parent = old.rpartition("\\")[0].casefold()
+    new_parent = op.path.rpartition("\\")[0].casefold()
+    if old_parent == new_parent:
+        notify.report(table, share, old, NotifyAction.RENAMED_OLD_NAME, dir_change=op.is_dir)
+        notify.report(table, share, op.path, NotifyAction.RENAMED_NEW_NAME, dir_change=op.is_dir)
+    else:
+        notify.report(table, share, old, NotifyAction.REMOVED, dir_change=op.is_dir)
+        notify.report(table, share, op.path, NotifyAction.ADDED, dir_change=op.is_dir)
 
 
 async def _set_disposition(ctx: RequestContext, op: Open, buf: bytes) -> None:
@@ -211,7 +244,10 @@ async def _set_disposition(ctx: RequestContext, op: Open, buf: bytes) -> None:
         if st.readonly and not st.is_dir:
             raise SmbError(NtStatus.STATUS_CANNOT_DELETE)
         await backend.can_delete(op.handle)
-    op.delete_on_close = pending
+    if op.file is not None:
+        op.file.delete_pending = pending
+    else:
+        op.delete_on_close = pending
 
 
 async def _set_position(ctx: RequestContext, op: Open, buf: bytes) -> None:
@@ -253,4 +289,16 @@ async def handle_set_info(ctx: RequestContext, req: SetInfoRequest) -> Reply:
         await setter(ctx, op, req.buffer)
     except MalformedMessage:
         raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "malformed information buffer") from None
+    changed = _NOTIFY_CHANGE.get(req.info_class)
+    if changed:
+        notify.report(files_of(ctx.server), op.tree.share, op.path, NotifyAction.MODIFIED,
+                      dir_change=op.is_dir, changed=changed)
     return Reply.of(SET_INFO_RESPONSE)
+
+
+_NOTIFY_CHANGE = {  # what a MODIFIED change of each class concerns (MS-FSA 2.1.5.14)
+    F.FileBasicInformation: int(CompletionFilter.ATTRIBUTES | CompletionFilter.LAST_WRITE
+                                | CompletionFilter.LAST_ACCESS | CompletionFilter.CREATION),
+    F.FileEndOfFileInformation: int(CompletionFilter.SIZE),
+    F.FileAllocationInformation: int(CompletionFilter.SIZE),
+}

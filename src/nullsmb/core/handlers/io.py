@@ -7,6 +7,10 @@ Rules:
    received PDU's memory.
 3. Named-pipe READs longer than the pending reply return STATUS_BUFFER_OVERFLOW with the rest
    left for the next READ (MS-SMB2 3.3.5.12).
+4. A READ or WRITE that meets another open's byte-range lock (or, for a write, the open's own
+   shared lock) fails with STATUS_FILE_LOCK_CONFLICT; a WRITE breaks the other opens' LEVEL_II
+   oplocks and R leases (``core.brlock``, ``core.oplock``). Both cost nothing while the file has
+   no lock and a single open.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 from ...status import NtStatus, SmbError
 from ...wire.create import AccessMask
 from ...wire.io import FLUSH_RESPONSE, FlushRequest, ReadRequest, WriteRequest, encode_read_response, encode_write_response
+from .. import brlock, oplock
 from ..context import Reply, RequestContext
+from ..files import files_of
 
 READ_RIGHTS = AccessMask.FILE_READ_DATA | AccessMask.FILE_EXECUTE
 WRITE_DATA_RIGHTS = AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA
@@ -46,6 +52,9 @@ async def handle_read(ctx: RequestContext, req: ReadRequest) -> Reply:
         raise SmbError(NtStatus.STATUS_END_OF_FILE)  # can never be satisfied
     if req.length == 0:
         return Reply([encode_read_response(0), b"\x00"])  # a zero-length read succeeds
+    entry = op.file
+    if entry is not None and entry.locks:
+        brlock.check_io(entry, op, req.offset, req.length, write=False)
     budget = ctx.server.memory
     if not budget.try_take(req.length):
         raise SmbError(NtStatus.STATUS_INSUFFICIENT_RESOURCES, "memory budget exhausted")
@@ -96,6 +105,12 @@ async def handle_write(ctx: RequestContext, req: WriteRequest) -> Reply:
         raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "write beyond the largest file size")
     if n and offset + n == MAX_FILE_SIZE:
         raise SmbError(NtStatus.STATUS_DISK_FULL, "a file cannot reach NTFS's maximum size")  # Windows
+    entry = op.file
+    if entry is not None:
+        if entry.locks:
+            brlock.check_io(entry, op, offset, n, write=True)
+        if len(entry.opens) > 1 or op.oplock_level == oplock.LEVEL_II:
+            oplock.break_read_caching(files_of(ctx.server), entry, op, ctx.server.clock())
     written = await backend.write(op.handle, offset, req.data) if n else 0
     if req.flags & WRITE_THROUGH:
         await backend.flush(op.handle)

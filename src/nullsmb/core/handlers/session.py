@@ -213,6 +213,9 @@ async def destroy_session(conn: "ServerConnection", session: Session, reason: st
     was_valid = session.state is SessionState.VALID
     for _tid, tree in session.tree_connect_table.items():
         await disconnect_tree(conn, session, tree)
+    for areq in list(conn.async_requests.values()):
+        if areq.session is session:
+            areq.cancel()
     session.state = SessionState.EXPIRED
     conn.sessions.pop(session.session_id, None)
     conn.server.sessions.pop(session.session_id, None)

@@ -89,6 +89,9 @@ async def disconnect_tree(conn: "ServerConnection", session: Session, tree: Tree
         if op.tree is tree:
             await close_open(conn, session, op)
     session.tree_connect_table.pop(tree.tree_id)
+    for areq in list(conn.async_requests.values()):  # what still waits on the tree
+        if areq.session is session and areq.tree_id == tree.tree_id:
+            areq.cancel()
 
 
 async def handle_tree_disconnect(ctx: RequestContext, _req: None) -> Reply:
