@@ -203,10 +203,6 @@ class Outcome:
         return cls(Result.DISCONNECTED, name, code, "socket", text)
 
 
-def _names(values: Any) -> tuple[str, ...]:
-    return tuple(values)[:MAX_NAMES]
-
-
 # -- step 1: transport and negotiation -------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -393,8 +389,3 @@ class HostEvidence:
 
     def access_for(self, principal: str) -> PrincipalAccess | None:
         return next((a for a in self.access if a.principal == principal), None)
-
-
-def capped_names(values: Any) -> tuple[str, ...]:
-    """At most MAX_NAMES names (rule 5)."""
-    return _names(values)

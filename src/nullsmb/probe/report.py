@@ -99,7 +99,7 @@ def _shares(cols: list[PrincipalAccess]) -> Table | None:
             names.setdefault(s.name.casefold(), s.name)
     if not names:
         return None
-    table = _grid("Shares (tree connect; root listing; write test)", cols)
+    table = _grid("Shares", cols)
     for key, name in names.items():
         row: list[Text | str] = [escape(name)]
         show = False
@@ -129,7 +129,7 @@ def _pipes(cols: list[PrincipalAccess]) -> Table | None:
     names = list(dict.fromkeys(p.name for a in cols for p in a.pipes))
     if not names:
         return None
-    table = _grid("Pipes (CREATE on IPC$)", cols)
+    table = _grid("Pipes", cols)
     for name in names:
         table.add_row(name, *(_cell(a.pipe(name).outcome if a.pipe(name) else None) for a in cols))
     return table
