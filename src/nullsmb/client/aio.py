@@ -298,6 +298,9 @@ class SmbClient:
             self._writer.write(self.connection.data_to_send())
             await self._writer.drain()
             return list(await asyncio.wait_for(asyncio.gather(*futures), self.timeout))
+        except TimeoutError:  # an OSError too: rule 3 promises TimeoutError, not ConnectionError
+            self._fail(ConnectionError(f"no answer within {self.timeout:g} s"))  # the stream is out of step now
+            raise TimeoutError(f"no answer from {self.server_name} within {self.timeout:g} s") from None
         except (OSError, ConnectionError) as exc:
             self._fail(exc if isinstance(exc, ConnectionError) else ConnectionError(str(exc)))
             raise self._error from None  # type: ignore[misc]
