@@ -63,3 +63,23 @@ def test_large_frame_waits_for_the_memory_budget_and_resumes():
     assert not dec.waiting
     frames = dec.feed(data[1000:])
     assert [bytes(f) for f in frames] == [payload]
+
+
+@pytest.mark.parametrize("chunk", [1, 5000, 16 * 1024, 10**9])
+def test_the_scratch_buffer_starts_small_and_grows_once_for_a_medium_pdu(chunk):
+    from nullsmb.wire.framing import INITIAL_SCRATCH
+
+    small = [bytes([i]) * 300 for i in range(100)]  # 30 KiB of small PDUs: no growth
+    dec = FrameDecoder(1 << 20)
+    stream = b"".join(frame(p) for p in small)
+    got = []
+    for i in range(0, len(stream), chunk):
+        got += [bytes(f) for f in dec.feed(stream[i:i + chunk])]
+    assert got == small and dec.capacity == INITIAL_SCRATCH
+    medium = bytes(range(256)) * 240  # 60 KiB: too big for 16 KiB, not "large"
+    stream = frame(b"head") + frame(medium) + frame(b"tail")
+    got = []
+    for i in range(0, len(stream), chunk):
+        got += [bytes(f) for f in dec.feed(stream[i:i + chunk])]
+    assert got == [b"head", medium, b"tail"]
+    assert dec.capacity == SCRATCH and dec.buffered == 0

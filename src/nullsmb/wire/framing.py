@@ -7,7 +7,9 @@ Rules:
 3. Any chunking is accepted. Small PDUs are read through a scratch buffer; a large PDU gets its
    own buffer of exactly its size and the socket reads straight into it (``get_buffer`` /
    ``buffer_updated``, the asyncio.BufferedProtocol shape), so an 8 MiB WRITE is copied once, by
-   the kernel.
+   the kernel. The scratch buffer starts small (``INITIAL_SCRATCH``: an idle or chatty
+   connection holds 16 KiB, not 256) and grows once to ``SCRATCH`` the first time a PDU of
+   medium size does not fit in it; "large" means more than half of ``SCRATCH``.
 4. Each complete PDU is handed out once, as a ``bytes`` or a ``bytearray`` nobody resizes.
 5. A large PDU's buffer comes from ``allocate`` (the server's memory budget); when it says no,
    the decoder waits (``waiting``) until ``retry()`` is called, keeping the bytes it has.
@@ -24,6 +26,7 @@ __all__ = ["FrameDecoder", "frame_header"]
 SESSION_MESSAGE = 0x00
 SESSION_KEEP_ALIVE = 0x85
 SCRATCH = 256 * 1024
+INITIAL_SCRATCH = 16 * 1024
 
 
 def frame_header(length: int) -> bytes:
@@ -43,7 +46,7 @@ class FrameDecoder:
                  allocate: Callable[[int], bytearray | None] | None = None) -> None:
         self._allocate = allocate or bytearray
         self.waiting = False
-        self._scratch = bytearray(SCRATCH)
+        self._scratch = bytearray(INITIAL_SCRATCH)
         self._view = memoryview(self._scratch)
         self._start = 0  # unparsed data in scratch is [_start, _end)
         self._end = 0
@@ -53,6 +56,11 @@ class FrameDecoder:
         self.max_frame = max_frame
 
     @property
+    def capacity(self) -> int:
+        """The scratch buffer's size (rule 3)."""
+        return len(self._scratch)
+
+    @property
     def buffered(self) -> int:
         return self._end - self._start + self._big_fill
 
@@ -60,10 +68,13 @@ class FrameDecoder:
     def get_buffer(self) -> memoryview:
         if self._big is not None:
             return memoryview(self._big)[self._big_fill :]
-        if self._end == SCRATCH:
+        if self._end == len(self._scratch):
             self._compact()
-            if self._end == SCRATCH:  # only while waiting for memory, which pauses reading
-                raise MalformedMessage("receive buffer full while waiting for memory")
+            if self._end == len(self._scratch):
+                if len(self._scratch) < SCRATCH:
+                    self._grow()
+                else:  # only while waiting for memory, which pauses reading
+                    raise MalformedMessage("receive buffer full while waiting for memory")
         return self._view[self._end :]
 
     def buffer_updated(self, n: int) -> list[bytes | bytearray]:
@@ -94,6 +105,14 @@ class FrameDecoder:
         """Try again to allocate the large PDU that ``allocate`` refused."""
         self.waiting = False
         return self._parse()
+
+    def _grow(self) -> None:
+        """Rule 3: the scratch buffer becomes SCRATCH bytes, keeping the unparsed ones."""
+        live = self._end - self._start
+        bigger = bytearray(SCRATCH)
+        bigger[:live] = self._scratch[self._start : self._end]
+        self._scratch, self._view = bigger, memoryview(bigger)
+        self._start, self._end = 0, live
 
     def _compact(self) -> None:
         live = self._end - self._start
@@ -128,6 +147,9 @@ class FrameDecoder:
                 frames.append(bytes(scratch[pos + 4 : pos + 4 + length]))
                 self._start += 4 + length
                 continue
+            if len(scratch) < 4 + length <= SCRATCH // 2:
+                self._grow()  # a medium PDU: the scratch buffer grows once (rule 3)
+                break
             if 4 + length > SCRATCH // 2:
                 # Large PDU: give it its own buffer and receive the rest straight into it.
                 big = self._allocate(length)
@@ -141,6 +163,6 @@ class FrameDecoder:
             break
         if self._start == self._end:
             self._start = self._end = 0
-        elif self._start > SCRATCH // 2:
+        elif self._start > len(self._scratch) // 2:
             self._compact()
         return frames
