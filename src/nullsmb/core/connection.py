@@ -51,6 +51,7 @@ MAX_CREDITS = 8192
 FILE_ID_ANY = b"\xff" * 16
 _ERROR = struct.Struct("<HBBI")
 _U32 = struct.Struct("<I")
+_ERROR_REPLY_INTERNAL = Reply([b"\x09\x00\x00\x00\x00\x00\x00\x00\x00"], NtStatus.STATUS_INTERNAL_ERROR)
 _INTERIM = Reply([b"\x09\x00\x00\x00\x00\x00\x00\x00\x00"], NtStatus.STATUS_PENDING)
 
 # Commands that need a tree connect (MS-SMB2 3.3.5.2.11).
@@ -85,6 +86,12 @@ class Negotiated:
     max_read: int = 65536
     max_write: int = 65536
     large_mtu: bool = False
+
+
+def _binding(ctx: RequestContext) -> bool:
+    """SESSION_SETUP Flags (MS-SMB2 2.2.5) has SMB2_SESSION_FLAG_BINDING."""
+    msg = ctx.message
+    return len(msg) > HEADER_SIZE + 2 and bool(msg[HEADER_SIZE + 2] & 0x01)
 
 
 class CreditWindow:
@@ -196,7 +203,8 @@ class ServerConnection:
         prev: RequestContext | None = None
         prev_status = NtStatus.STATUS_SUCCESS
         releases = []
-        for start, end in bounds:
+        last = len(bounds) - 1
+        for index, (start, end) in enumerate(bounds):
             msg = view[start:end]
             hdr = Smb2Header.decode(Reader(msg))
             if hdr.command == Command.CANCEL:
@@ -222,6 +230,16 @@ class ServerConnection:
             if reply.release is not None:
                 releases.append(reply.release)
             areq = getattr(reply, "request", None)
+            if areq is not None and index != last:
+                # Only the last request of a compound may go async; the others fail as on
+                # Windows and Samba (MS-SMB2 <159>; smbtorture smb2.compound.interim2).
+                areq.abandon()
+                areq = None
+                status = NtStatus.STATUS_INTERNAL_ERROR
+                reply = _ERROR_REPLY_INTERNAL
+                carried = NtStatus.STATUS_SUCCESS  # the next related request still runs
+            else:
+                carried = status
             if areq is not None:  # rule 8: the interim response, never signed (3.3.4.2)
                 signed = False
                 parts = self._response_message(ctx, status, _INTERIM, signed_by=None,
@@ -231,7 +249,7 @@ class ServerConnection:
                 parts = self._response_message(ctx, status, reply,
                                                signed_by=ctx.session if signed else None)
             responses.append((parts, ctx.session, signed, ctx))
-            prev, prev_status = ctx, status
+            prev, prev_status = ctx, carried
         try:
             return self._assemble(responses, encrypted_by)
         finally:
@@ -282,6 +300,11 @@ class ServerConnection:
         session = ctx.session
         if session is None and command not in (Command.NEGOTIATE,) and hdr.session_id:
             session = self.sessions.get(hdr.session_id)
+            if session is None and command == Command.SESSION_SETUP and _binding(ctx):
+                # MS-SMB2 3.3.5.5 step 4: a binding names a session of the global table
+                session = self.server.sessions.get(hdr.session_id)
+                if session is not None and session.state is not SessionState.VALID:
+                    session = None
             if session is None:
                 raise SmbError(NtStatus.STATUS_USER_SESSION_DELETED)
             ctx.session = session
@@ -321,10 +344,15 @@ class ServerConnection:
         msg = ctx.message
         zeroed = bytes(msg[:48]) + bytes(16)
         return crypto.verify_signature(
-            self.neg.signing_algorithm, session.keys.signing_key, (zeroed, msg[HEADER_SIZE:]),
+            self.signing_algorithm_of(session), session.keys.signing_key, (zeroed, msg[HEADER_SIZE:]),
             expected=bytes(msg[48:64]), message_id=ctx.header.message_id, is_response=False,
             is_cancel=ctx.header.command == Command.CANCEL,
         )
+
+    def signing_algorithm_of(self, session: Session) -> int:
+        """The session's own algorithm: a binding request names a session of another
+        connection, whose negotiation may have chosen another (MS-SMB2 3.3.5.5)."""
+        return session.signing_algorithm if session.dialect else self.neg.signing_algorithm
 
     def _should_sign(self, ctx: RequestContext, status: int) -> bool:
         session = ctx.session
@@ -366,7 +394,7 @@ class ServerConnection:
         header = parts[0]
         assert isinstance(header, bytearray)
         sig = crypto.compute_signature(
-            self.neg.signing_algorithm, session.keys.signing_key, parts,  # type: ignore[union-attr]
+            self.signing_algorithm_of(session), session.keys.signing_key, parts,  # type: ignore[union-attr]
             message_id=message_id, is_response=True, is_cancel=command == Command.CANCEL,
         )
         header[48:64] = sig

@@ -47,6 +47,7 @@ class FileEntry:
     lock_waiters: list["AsyncRequest"] = field(default_factory=list)  # blocking LOCKs
     open_waiters: list["AsyncRequest"] = field(default_factory=list)  # CREATEs awaiting breaks
     leases: list[Any] = field(default_factory=list)  # core.oplock.Lease on this file
+    security: Any = None  # a descriptor set by SET_INFO (handlers.security rule 2)
 
     @property
     def idle(self) -> bool:

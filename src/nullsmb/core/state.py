@@ -147,6 +147,11 @@ class Session:
     bytes_written: int = 0
     requests: int = 0
     denials: int = 0
+    # what the authenticating connection negotiated (a binding or a reconnect checks them)
+    conn: Any = None  # the ServerConnection the session was set up on
+    dialect: int = 0
+    signing_algorithm: int = 0
+    cipher: int = 0
 
     @property
     def is_anonymous(self) -> bool:

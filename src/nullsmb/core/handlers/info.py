@@ -16,6 +16,7 @@ import zlib
 from typing import Awaitable, Callable
 
 from ...backend.path import split_path
+from ...policy.null_session import Right, may_connect_share
 from ...status import MalformedMessage, NtStatus, SmbError
 from ...wire import fscc
 from ...wire.buffer import Reader
@@ -27,6 +28,7 @@ from .. import notify, oplock
 from ..context import Reply, RequestContext
 from ..files import files_of
 from ..state import Open
+from . import security
 from .common import file_times
 
 FS_ATTRIBUTES = fscc.FILE_CASE_SENSITIVE_SEARCH | fscc.FILE_CASE_PRESERVED_NAMES | fscc.FILE_UNICODE_ON_DISK
@@ -123,6 +125,9 @@ async def handle_query_info(ctx: RequestContext, req: QueryInfoRequest) -> Reply
         data, minimum = await _file_info(ctx, op, req.info_class)
     elif req.info_type == InfoType.FILESYSTEM:
         data, minimum = await _fs_info(ctx, op, req.info_class)
+    elif req.info_type == InfoType.SECURITY and op.pipe is None:
+        data = security.query(ctx, op, req.additional_information, req.output_buffer_length)
+        return Reply.of(encode_buffer_response(data))
     elif req.info_type in (InfoType.SECURITY, InfoType.QUOTA):
         raise SmbError(NtStatus.STATUS_NOT_SUPPORTED)
     else:
@@ -215,6 +220,11 @@ async def _set_rename(ctx: RequestContext, op: Open, buf: bytes) -> None:
         raise SmbError(NtStatus.STATUS_SHARING_VIOLATION, "parent directory open with DELETE")
     if op.is_dir and table.opens_below(share, old):
         raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "a file below the directory is open")
+    session = ctx.session
+    if session is not None:  # the directories change: the caller's current identity must write
+        decision = may_connect_share(session.principal, share.name, share.access, ctx.server.policy)
+        if not decision.allowed or decision.right is Right.READ:
+            raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "no write access to the share")
     await backend.rename(op.handle, target, replace=bool(replace))
     op.path = "\\".join(op.handle.path)
     if op.file is not None:  # every handle of the file follows it (localfs rule 10)
@@ -275,6 +285,9 @@ SETTERS: dict[int, Callable[[RequestContext, Open, bytes], Awaitable[None]]] = {
 
 async def handle_set_info(ctx: RequestContext, req: SetInfoRequest) -> Reply:
     op = ctx.open_for(req.file_id)
+    if req.info_type == InfoType.SECURITY and op.pipe is None:
+        security.set_security(ctx, op, req.additional_information, req.buffer)
+        return Reply.of(SET_INFO_RESPONSE)
     if req.info_type != InfoType.FILE:
         raise SmbError(NtStatus.STATUS_NOT_SUPPORTED if req.info_type == InfoType.SECURITY
                        else NtStatus.STATUS_INVALID_PARAMETER)

@@ -4,8 +4,9 @@ Rules:
 1. The first element decides: UNLOCK alone means every element unlocks; otherwise every
    element locks (SHARED or EXCLUSIVE, optionally FAIL_IMMEDIATELY). Any other flags on the
    first element, an UNLOCK among locks, or several locks without FAIL_IMMEDIATELY are
-   STATUS_INVALID_PARAMETER. A bad later element of an unlock request is an unlock that fails
-   (STATUS_RANGE_NOT_LOCKED) when its turn comes, as Samba and Windows answer.
+   STATUS_INVALID_PARAMETER. A later element of an unlock request that is not an unlock fails
+   (STATUS_INVALID_PARAMETER) only when its turn comes, after the unlocks before it
+   (MS-SMB2 3.3.5.14.1; smbtorture's smb2.lock.multiple-unlock).
 2. A range whose last byte is beyond 2^64-1 is STATUS_INVALID_LOCK_RANGE.
 3. Elements are applied in order. A lock that fails undoes the ones this request took
    (STATUS_LOCK_NOT_GRANTED); an unlock that fails leaves the earlier ones done.
@@ -58,7 +59,7 @@ async def handle_lock(ctx: RequestContext, req: LockRequest) -> Reply:
         try:
             for el in req.locks:
                 if el.flags != LockFlags.UNLOCK:
-                    raise SmbError(NtStatus.STATUS_RANGE_NOT_LOCKED)
+                    raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "a lock among unlocks")
                 brlock.release(entry, op, el.offset, el.length)
         finally:
             await brlock.wake_lock_waiters(entry)

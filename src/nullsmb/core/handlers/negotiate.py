@@ -134,8 +134,6 @@ def _negotiate_contexts(ctx: RequestContext, req: NegotiateRequest) -> tuple[Neg
         conn.neg.signing_algorithm = chosen
     else:
         conn.neg.signing_algorithm = crypto.SIGNING_AES_CMAC
-    if conn.neg.signing_algorithm == crypto.SIGNING_HMAC_SHA256:
-        conn.neg.signing_algorithm = crypto.SIGNING_AES_CMAC  # 3.1.1 never signs with HMAC
     return tuple(out)
 
 

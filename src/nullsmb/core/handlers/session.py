@@ -95,7 +95,7 @@ async def handle_session_setup(ctx: RequestContext, req: SessionSetupRequest) ->
     conn = ctx.conn
     server = conn.server
     if req.flags & SESSION_BINDING:
-        raise SmbError(NtStatus.STATUS_REQUEST_NOT_ACCEPTED, "multichannel binding not supported")
+        _refuse_binding(ctx)
     session = ctx.session
     if session is None and server.audit_refusing():  # no new sessions while auditing fails
         raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "audit log unavailable")
@@ -127,11 +127,38 @@ async def handle_session_setup(ctx: RequestContext, req: SessionSetupRequest) ->
         if reauth:
             await destroy_session(conn, session, "reauth_failed")
         raise SmbError(NtStatus.STATUS_INVALID_PARAMETER) from None
+    if result is not None and not reauth and req.previous_session_id not in (0, session.session_id):
+        await _end_previous(server, session, result, req.previous_session_id)
     if result is None:
         if session.preauth is not None and not reauth:
             ctx.on_response = session.preauth.update
         return Reply.of(SessionSetupResponse(0, token).encode(), NtStatus.STATUS_MORE_PROCESSING_REQUIRED)
     return _complete(ctx, session, result, token, req, reauth)
+
+
+def _refuse_binding(ctx: RequestContext) -> None:
+    """MS-SMB2 3.3.5.5 step 4 without multichannel: every binding is refused, after the checks
+    that decide which error a client sees (the order Windows and Samba follow). The answer is
+    signed with the named session's key, as its client expects."""
+    conn = ctx.conn
+    session = ctx.session
+    if session is None or session.conn is conn or session.state is not SessionState.VALID:
+        raise SmbError(NtStatus.STATUS_REQUEST_NOT_ACCEPTED, "binding a session to its own connection")
+    if not ctx.header.is_signed:
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "unsigned binding")
+    ctx.sign_response = True
+    mine, theirs = conn.neg.signing_algorithm, session.signing_algorithm
+    if conn.neg.dialect < 0x0300:
+        mine = crypto.SIGNING_HMAC_SHA256
+    if theirs >= crypto.SIGNING_AES_GMAC and mine != theirs:
+        raise SmbError(NtStatus.STATUS_REQUEST_OUT_OF_SEQUENCE)
+    if mine >= crypto.SIGNING_AES_GMAC and mine != theirs:
+        raise SmbError(NtStatus.STATUS_NOT_SUPPORTED)
+    if conn.neg.dialect < 0x0300:
+        raise SmbError(NtStatus.STATUS_REQUEST_NOT_ACCEPTED, "binding needs SMB 3")
+    if session.cipher != conn.neg.cipher or session.dialect != conn.neg.dialect:
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "binding across dialects or ciphers")
+    raise SmbError(NtStatus.STATUS_REQUEST_NOT_ACCEPTED, "multichannel is not offered")
 
 
 def _complete(ctx: RequestContext, session: Session, result, token: bytes,
@@ -154,6 +181,12 @@ def _complete(ctx: RequestContext, session: Session, result, token: bytes,
     session.principal = principal
     session.auth = None
     session.reauthenticating = False
+    if not reauth:
+        session.conn = conn
+        session.dialect = conn.neg.dialect
+        session.signing_algorithm = (conn.neg.signing_algorithm if conn.neg.dialect >= 0x0300
+                                     else crypto.SIGNING_HMAC_SHA256)
+        session.cipher = conn.neg.cipher
     if not reauth or session.keys is None:
         session.keys = crypto.derive_session_keys(
             conn.neg.dialect, result.session_key,
@@ -204,6 +237,19 @@ def _fail(conn: "ServerConnection", session: Session, status: int, sub_status: i
         conn.sessions.pop(session.session_id, None)
         conn.server.sessions.pop(session.session_id, None)
         session.state = SessionState.EXPIRED
+
+
+async def _end_previous(server, session: Session, result, previous_id: int) -> None:
+    """MS-SMB2 3.3.5.5.3: PreviousSessionId names the client's earlier session (a reconnect);
+    it is logged off when the same user owns it."""
+    old = server.sessions.get(previous_id)
+    if old is None or old is session or old.state is not SessionState.VALID or old.conn is None:
+        return
+    same = (old.result is not None and old.principal.kind is PrincipalKind.USER
+            and old.result.user.casefold() == result.user.casefold()
+            and (old.result.domain or "").casefold() == (result.domain or "").casefold())
+    if same:
+        await destroy_session(old.conn, old, "reconnect")
 
 
 async def destroy_session(conn: "ServerConnection", session: Session, reason: str) -> None:
