@@ -94,12 +94,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
     assert "Traceback" not in result.stderr
 
 
-def test_bad_usage_is_argparse_exit_2(tmp_path: Path) -> None:
-    for args in ([], ["serve", "--log-level", "loud"], ["serve", "--bogus"], ["frobnicate"]):
+def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    for args in (["serve", "--log-level", "loud"], ["serve", "--bogus"], ["frobnicate"]):
         result = run(*args, cwd=tmp_path)
         assert result.returncode == 2, args
-        assert "usage: nullsmb" in result.stderr
-        assert "Traceback" not in result.stderr
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+        assert "--help" in result.stderr
+    bare = run(cwd=tmp_path)  # no command at all: the usage line shows the commands
+    assert bare.returncode == 2 and "usage: nullsmb" in bare.stderr and "Traceback" not in bare.stderr
 
 
 # --- in process, with run_server replaced ----------------------------------------------------

@@ -9,6 +9,8 @@ Rules:
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import argparse
 import logging
 import sys
@@ -84,8 +86,17 @@ def _serve(args: argparse.Namespace) -> int:
     return run_server(config)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad usage is one line on stderr and exit code 2 (design.md §1), naming where help is."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        if "required: COMMAND" in message:  # a bare `nullsmb` or `nullsmb policy`: show the commands
+            self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog=_PROG,
         description="An SMB 2/3 server that fences null sessions the way Windows does.",
         epilog=_MAIN_EPILOG,
