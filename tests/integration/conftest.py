@@ -249,6 +249,20 @@ def smbclient(server: ServerInfo, *options: str, cmd: str | None = None, share: 
                           stderr=subprocess.STDOUT, text=True, timeout=timeout, cwd=cwd)
 
 
+RPCCLIENT = shutil.which("rpcclient")
+
+
+def rpcclient(port: int, command: str, auth: list[str] | tuple[str, ...] = NULL, *, host: str = HOST,
+              debug: bool = False, timeout: float = 60) -> str:
+    """Samba's ``rpcclient AUTH -p PORT HOST -c COMMAND`` (``-d10`` with ``debug``: the decoded
+    NDR); stdout and stderr joined."""
+    if RPCCLIENT is None:
+        pytest.fail("rpcclient is not installed (apt-get install smbclient; .ci/run does it)")
+    argv = [RPCCLIENT, *auth, "-p", str(port), *(["-d10"] if debug else []), host, "-c", command]
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=timeout).stdout
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

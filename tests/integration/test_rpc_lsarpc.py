@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import time
 from typing import Any, Callable, Iterator
 
@@ -27,9 +25,8 @@ from impacket.dcerpc.v5.dtypes import MAXIMUM_ALLOWED  # noqa: E402
 from impacket.dcerpc.v5.rpcrt import DCERPCException  # noqa: E402
 from impacket.dcerpc.v5.samr import SID_NAME_USE  # noqa: E402
 
-from .conftest import HOST, PASSWORD, ServerInfo, free_port, running_server  # noqa: E402
+from .conftest import HOST, PASSWORD, ServerInfo, free_port, running_server, rpcclient as run_rpcclient  # noqa: E402
 
-RPCCLIENT = shutil.which("rpcclient")
 
 CONFIG = """\
 [server]
@@ -104,12 +101,7 @@ def machine_sid(server: ServerInfo) -> str:
 
 
 def rpcclient(server: ServerInfo, command: str, auth: list[str] = NULL_SESSION) -> str:
-    if RPCCLIENT is None:
-        pytest.fail("rpcclient is not installed (apt-get install smbclient; .ci/run does it)")
-    argv = [RPCCLIENT, *auth, "-p", str(server.port), server.host, "-c", command]
-    result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, timeout=60)
-    return result.stdout
+    return run_rpcclient(server.port, command, auth, host=server.host)
 
 
 def lsa(server: ServerInfo, user: str = "", password: str = "") -> Any:

@@ -14,16 +14,13 @@ the same commands against Samba side by side.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from .conftest import HOST, PASSWORD, free_port, running_server
+from .conftest import HOST, PASSWORD, free_port, running_server, rpcclient as run_rpcclient
 
-RPCCLIENT = shutil.which("rpcclient")
 
 CONFIG = """\
 [server]
@@ -145,12 +142,7 @@ def outcome(output: str, command: Command) -> str:
 
 
 def rpcclient(port: int, command: str, auth: list[str]) -> str:
-    if RPCCLIENT is None:
-        pytest.fail("rpcclient is not installed (apt-get install smbclient; .ci/run does it)")
-    done = subprocess.run([RPCCLIENT, *auth, "-p", str(port), HOST, "-c", command],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=60)
-    return done.stdout
+    return run_rpcclient(port, command, auth)
 
 
 @pytest.fixture(scope="module", params=list(POLICIES), ids=list(POLICIES))

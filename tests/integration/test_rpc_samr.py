@@ -11,10 +11,7 @@ account flags, memberships; RIDs are looked up, never assumed.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import time
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -22,9 +19,8 @@ from impacket.dcerpc.v5 import samr, transport
 from impacket.dcerpc.v5.dtypes import MAXIMUM_ALLOWED
 from impacket.dcerpc.v5.samr import DCERPCSessionError
 
-from .conftest import HOST, PASSWORD, ServerInfo, free_port, running_server
+from .conftest import HOST, PASSWORD, ServerInfo, free_port, running_server, rpcclient as run_rpcclient
 
-RPCCLIENT = shutil.which("rpcclient")
 BOB_PASSWORD = "B0b-secret"
 STATUS_ACCESS_DENIED = 0xC0000022
 
@@ -75,12 +71,7 @@ BOB = ["-U", f"bob%{BOB_PASSWORD}"]
 
 
 def rpcclient(server: ServerInfo, command: str, auth: list[str] = NULL) -> str:
-    if RPCCLIENT is None:
-        pytest.fail("rpcclient is not installed (apt-get install smbclient; .ci/run does it)")
-    out = subprocess.run([RPCCLIENT, *auth, "-p", str(server.port), server.host, "-c", command],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         timeout=60)
-    return out.stdout
+    return run_rpcclient(server.port, command, auth, host=server.host)
 
 
 def users_of(output: str) -> dict[str, int]:

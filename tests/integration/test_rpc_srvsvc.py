@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -25,9 +23,8 @@ from impacket.dcerpc.v5.dtypes import NULL  # noqa: E402
 from impacket.dcerpc.v5.rpcrt import DCERPCException  # noqa: E402
 from impacket.smbconnection import SMBConnection  # noqa: E402
 
-from .conftest import HOST, PASSWORD, ServerInfo, free_port, running_server, smbclient  # noqa: E402
+from .conftest import HOST, PASSWORD, ServerInfo, free_port, running_server, smbclient, rpcclient as run_rpcclient  # noqa: E402
 
-RPCCLIENT = shutil.which("rpcclient")
 
 CONFIG = """\
 [server]
@@ -74,12 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerInfo]:
 
 
 def rpcclient(server: ServerInfo, command: str, auth: list[str] = NULL_SESSION, debug: bool = False) -> str:
-    if RPCCLIENT is None:
-        pytest.fail("rpcclient is not installed (apt-get install smbclient; .ci/run does it)")
-    argv = [RPCCLIENT, *auth, "-p", str(server.port), *(["-d10"] if debug else []), server.host, "-c", command]
-    result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, timeout=60)
-    return result.stdout
+    return run_rpcclient(server.port, command, auth, host=server.host, debug=debug)
 
 
 def out_section(text: str, function: str) -> str:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 
+from ..rpc.directory import SidType
 from ..rpc.ndr import NdrReader, NdrWriter, Sid
 from ..rpc.pdu import FaultStatus, SyntaxId
 from ..status import MalformedMessage, NtStatus
@@ -64,21 +64,6 @@ STATUS_SOME_NOT_MAPPED = 0x00000107
 STATUS_MORE_ENTRIES = 0x00000105
 STATUS_NO_MORE_ENTRIES = 0x8000001A
 _TRANSLATED = (0, STATUS_SOME_NOT_MAPPED, int(NtStatus.STATUS_NONE_MAPPED))
-
-
-class SidType(IntEnum):
-    """SID_NAME_USE (MS-LSAT 2.2.13)."""
-
-    USER = 1
-    GROUP = 2
-    DOMAIN = 3
-    ALIAS = 4
-    WELL_KNOWN_GROUP = 5
-    DELETED_ACCOUNT = 6
-    INVALID = 7
-    UNKNOWN = 8
-    COMPUTER = 9
-    LABEL = 10
 
 
 def _use_name(use: int) -> str:

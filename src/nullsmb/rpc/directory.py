@@ -48,7 +48,7 @@ FIRST_RID = 1000
 
 
 class SidType(IntEnum):
-    """SID_NAME_USE (MS-LSAT 2.2.13 / MS-SAMR 2.2.2.3)."""
+    """SID_NAME_USE (MS-LSAT 2.2.13 / MS-SAMR 2.2.2.3); the client's LSA calls use it too."""
 
     USER = 1
     GROUP = 2
@@ -59,6 +59,7 @@ class SidType(IntEnum):
     INVALID = 7
     UNKNOWN = 8
     COMPUTER = 9
+    LABEL = 10
 
 
 class AcctFlags(IntFlag):
