@@ -315,25 +315,15 @@ class AdminApi:
         return _json({"closed": closed, "client": f"{conn.peer[0]}:{conn.peer[1]}", "block": blocked})
 
     async def close_connection(self, conn) -> list[str]:
-        """Tear down ``conn``: its sessions leave it at once (a request racing in sees
-        USER_SESSION_DELETED), the transport is closed, the request in flight (if any) finishes,
-        then each session's opens and trees close and a logoff is audited with reason
-        ``admin_close``."""
-        sessions = list(conn.sessions.values())
-        conn.sessions.clear()
-        proto = None
+        """Tear down ``conn`` as SmbServer.close_connection does (its logoffs audited with reason
+        ``admin_close``); without a transport (tests of the API alone) the sessions just end."""
         if self.server is not None:
-            proto = next((p for p in list(self.server.protocols) if p.conn is conn), None)
-        if proto is not None:
-            proto._abort()
-            task = proto.task
-            if task is not None and not task.done() and task is not asyncio.current_task():
-                try:
-                    await asyncio.wait_for(asyncio.shield(task), timeout=15)
-                except (asyncio.TimeoutError, Exception):  # the worker logs its own failures
-                    pass
-        for session in sessions:
-            await destroy_session(conn, session, "admin_close")
+            sessions = await self.server.close_connection(conn, "admin_close")
+        else:
+            sessions = list(conn.sessions.values())
+            conn.sessions.clear()
+            for session in sessions:
+                await destroy_session(conn, session, "admin_close")
         return [snap.format_session_id(s.session_id) for s in sessions]
 
     async def delete_block(self, request: web.Request) -> web.StreamResponse:

@@ -252,20 +252,22 @@ class SmbServer:
 
     def close_connection_soon(self, conn: ServerConnection, reason: str) -> None:
         """``ServerContext.close_connection``, for synchronous callers (srvsvc NetrSessionDel):
-        the sessions leave ``conn`` at once (a request racing in sees USER_SESSION_DELETED); a
-        request in progress on it (maybe the very call that asked) still gets its reply, then
-        the transport closes; then each session's opens and trees close and its logoff is
-        audited with ``reason``, as Server Manager's close does."""
-        sessions = list(conn.sessions.values())
-        conn.sessions.clear()
-        conn.close_after_send = True
-        task = asyncio.get_running_loop().create_task(self._close_connection(conn, sessions, reason))
+        ``close_connection`` in a task of its own."""
+        task = asyncio.get_running_loop().create_task(self.close_connection(conn, reason))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    async def _close_connection(self, conn: ServerConnection, sessions: list, reason: str) -> None:
+    async def close_connection(self, conn: ServerConnection, reason: str) -> list:
+        """Tear down ``conn`` (Server Manager's close, NetrSessionDel): its sessions leave it at
+        once (a request racing in sees USER_SESSION_DELETED); a request in progress on it (maybe
+        the very call that asked) still gets its reply, then the transport closes; then each
+        session's opens and trees close and its logoff is audited with ``reason``. Returns the
+        sessions it ended."""
         from ..core.handlers.session import destroy_session
 
+        sessions = list(conn.sessions.values())
+        conn.sessions.clear()
+        conn.close_after_send = True
         proto = next((p for p in list(self.protocols) if p.conn is conn), None)
         if proto is not None:
             if not proto.busy:
@@ -279,6 +281,7 @@ class SmbServer:
                     proto._abort()
         for session in sessions:
             await destroy_session(conn, session, reason)
+        return sessions
 
     async def start(self) -> list[tuple[str, int]]:
         loop = asyncio.get_running_loop()
