@@ -21,7 +21,7 @@ import pytest
 
 from nullsmb.client import SmbClient, SmbClientError
 
-from .conftest import HOST, ServerInfo, free_port, launch, running_server, smbclient, stop, wait_ready
+from .conftest import HOST, ServerInfo, free_port, launch, rpcclient, running_server, smbclient, stop, wait_ready
 
 CONFIG = """\
 [server]
@@ -159,6 +159,35 @@ def test_denied_share_names_the_rule(audited: AuditedServer) -> None:
     assert denied["status"] == "STATUS_ACCESS_DENIED" and denied["rule"] == "NullSessionShares"
 
 
+def test_rpcclient_session_leaves_pipe_and_rpc_events(audited: AuditedServer) -> None:
+    """rpcclient -U% -N: IPC$, the srvsvc pipe per command, one 5712 per call with its level and
+    how many items it returned, and a refused pipe (lsarpc is not in NullSessionPipes) naming
+    the rule."""
+    before = len(audited.events())
+    out = rpcclient(audited.info.port, "srvinfo;netshareenumall 1;lsaquery")
+    assert "platform_id" in out and "netname: public" in out
+    assert "Could not initialise lsarpc. Error was NT_STATUS_ACCESS_DENIED" in out
+    sid = new_session(audited, before)
+    audited.wait_for(lambda ev: any(e["event_id"] == 4634 and e["session_id"] == sid for e in ev))
+    events = audited.session_events(sid)
+    assert [e["event_id"] for e in events] == [4624, 5140, 5145, 5712, 5145, 5712, 5145, 4634]
+    assert all({k: e[k] for k in ANONYMOUS} == ANONYMOUS for e in events)
+    ipc, srvsvc, info, _, enum, lsarpc = events[1:7]
+    assert ipc["share"] == "\\\\*\\IPC$" and ipc["outcome"] == "success"
+    assert (srvsvc["target"], srvsvc["outcome"], srvsvc["rule"]) == ("srvsvc", "success", "NullSessionPipes")
+    assert (info["interface"], info["operation"], info["opnum"], info["level"]) == ("srvsvc", "NetrServerGetInfo", 21, 101)
+    assert (info["status"], info["rule"], info["outcome"]) == ("WERR_OK", "RestrictAnonymous", "success")
+    assert (enum["operation"], enum["opnum"], enum["level"], enum["returned"]) == ("NetrShareEnum", 15, 1, 3)  # public, secret, IPC$
+    assert (lsarpc["target"], lsarpc["outcome"]) == ("lsarpc", "failure")
+    assert (lsarpc["status"], lsarpc["rule"]) == ("STATUS_ACCESS_DENIED", "NullSessionPipes")
+    denied = rpcclient(audited.info.port, "netshareenumall 2")  # Administrators only
+    assert "WERR_ACCESS_DENIED" in denied
+    events = audited.wait_for(lambda ev: any(e["event_id"] == 5712 and e.get("level") == 2 for e in ev))
+    [refused] = [e for e in events if e["event_id"] == 5712 and e.get("level") == 2]
+    assert (refused["outcome"], refused["status"], refused["rule"]) == ("failure", "WERR_ACCESS_DENIED",
+                                                                         "Administrators only")
+
+
 def test_audit_summary_reports_what_the_anonymous_client_reached(audited: AuditedServer) -> None:
     smbclient(audited.info, cmd="get hello.txt /dev/null")
     smbclient(audited.info, cmd="ls", share="secret")
@@ -170,12 +199,15 @@ def test_audit_summary_reports_what_the_anonymous_client_reached(audited: Audite
     [row] = [line for line in out.stdout.splitlines() if line.startswith("127.0.0.1 ")
              and "denied" not in line]
     assert "public" in row and "public\\hello.txt" in row
-    assert "127.0.0.1 was denied: share secret (NullSessionShares)" in out.stdout
+    [denied] = [line for line in out.stdout.splitlines() if line.startswith("127.0.0.1 was denied: ")]
+    assert "share secret (NullSessionShares)" in denied  # other tests of this module add their denials
     assert "null sessions reached resources from 1 client(s)" in out.stdout
     as_json = subprocess.run([*cli, "--summary", "--json"], capture_output=True, text=True, timeout=60)
     [client] = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert client["shares"] == ["public"] and client["files"] == ["public\\hello.txt"]
     assert client["denied"] >= 1 and client["sessions"] >= 2
+    assert client["pipes"] == ["srvsvc"] and client["rpc"]["srvsvc.NetrShareEnum"] >= 1
+    assert client["returned"] >= 2 and client["denials"]["pipe lsarpc (NullSessionPipes)"] >= 1
     failures = subprocess.run([*cli, "--anonymous", "--outcome", "failure", "--event", "5140", "--json"],
                               capture_output=True, text=True, timeout=60)
     rows = [json.loads(line) for line in failures.stdout.splitlines()]
