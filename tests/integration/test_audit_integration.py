@@ -204,7 +204,7 @@ def test_audit_summary_reports_what_the_anonymous_client_reached(audited: Audite
     assert "null sessions reached resources from 1 client(s)" in out.stdout
     as_json = subprocess.run([*cli, "--summary", "--json"], capture_output=True, text=True, timeout=60)
     [client] = [json.loads(line) for line in as_json.stdout.splitlines()]
-    assert client["shares"] == ["public"] and client["files"] == ["public\\hello.txt"]
+    assert "public" in client["shares"] and client["files"] == ["public\\hello.txt"]
     assert client["denied"] >= 1 and client["sessions"] >= 2
     assert client["pipes"] == ["srvsvc"] and client["rpc"]["srvsvc.NetrShareEnum"] >= 1
     assert client["returned"] >= 2 and client["denials"]["pipe lsarpc (NullSessionPipes)"] >= 1
