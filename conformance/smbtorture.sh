@@ -46,6 +46,7 @@ samba_port=${SAMBA_PORT:-4465}
 cleanup_cmds=()
 cleanup() { for c in "${cleanup_cmds[@]}"; do eval "$c"; done; }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 listening() { python3 - "$1" <<'PY'
 import socket, sys

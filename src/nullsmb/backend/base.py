@@ -60,6 +60,7 @@ class FileStat:
     nlink: int
     readonly: bool  # no owner write bit: FILE_ATTRIBUTE_READONLY
     hidden: bool  # name starts with '.': FILE_ATTRIBUTE_HIDDEN
+    sparse: bool = False  # FILE_ATTRIBUTE_SPARSE_FILE (FSCTL_SET_SPARSE), where the backend keeps it
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +148,19 @@ class Backend(Protocol):
         ...
 
     async def fs_info(self) -> FsInfo: ...
+
+    # -- sparse files (MS-FSCC 2.3.64 FSCTL_SET_SPARSE, 2.3.67 SET_ZERO_DATA, 2.3.51
+    #    QUERY_ALLOCATED_RANGES) --------------------------------------------------------------
+    async def set_sparse(self, handle: Handle, sparse: bool) -> None:
+        """Mark or unmark the file sparse (kept with the file; ``FileStat.sparse``)."""
+        ...
+
+    async def zero_range(self, handle: Handle, offset: int, length: int, *, deallocate: bool) -> None:
+        """Zero [offset, offset+length) within the file's size; ``deallocate``: free the blocks
+        (a sparse file) instead of writing zeros. The size never changes."""
+        ...
+
+    async def allocated_ranges(self, handle: Handle, offset: int, length: int) -> list[tuple[int, int]]:
+        """(offset, length) of the data-holding ranges inside [offset, offset+length), clipped to
+        the file's size, in order."""
+        ...

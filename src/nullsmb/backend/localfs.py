@@ -34,6 +34,10 @@ Rules:
    fd number can never be touched by a stale job.
 10. Handles follow their own renames (``path`` is updated); a rename of a parent through another
    handle leaves the path stale and later rename/delete report OBJECT_NAME_NOT_FOUND.
+11. FILE_ATTRIBUTE_SPARSE_FILE is the extended attribute ``user.nullsmb.sparse`` (read by
+   ``stat``, not by listings); zeroing a
+   range of a sparse file punches a hole (fallocate PUNCH_HOLE|KEEP_SIZE), of any other file
+   writes zeros; allocated ranges of a sparse file come from SEEK_DATA/SEEK_HOLE.
 """
 
 from __future__ import annotations
@@ -275,13 +279,56 @@ def _denied(msg: str) -> SmbError:
     return SmbError(S.STATUS_ACCESS_DENIED, msg)
 
 
-def _to_stat(st: os.stat_result, name: str) -> FileStat:
+def _to_stat(st: os.stat_result, name: str, sparse: bool = False) -> FileStat:
     """btime: Python 3.11 has no statx, so the oldest known time stands in for creation."""
     d = st_mod.S_ISDIR(st.st_mode)
     return FileStat(d, 0 if d else st.st_size, 0 if d else st.st_blocks * 512, st.st_atime_ns,
                     st.st_mtime_ns, st.st_ctime_ns, min(st.st_mtime_ns, st.st_ctime_ns),
                     file_id=st.st_ino, nlink=st.st_nlink, readonly=not st.st_mode & 0o200,
-                    hidden=name.startswith("."))
+                    hidden=name.startswith("."), sparse=sparse)
+
+
+SPARSE_XATTR = "user.nullsmb.sparse"  # rule 11
+_FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
+_fallocate = getattr(_libc, "fallocate", None)
+if _fallocate is not None:
+    _fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    _fallocate.restype = ctypes.c_int
+
+
+def _is_sparse(fd: int) -> bool:
+    try:
+        return os.getxattr(fd, SPARSE_XATTR) == b"1"
+    except OSError:
+        return False  # no such attribute, or a file system without user xattrs
+
+
+def _punch(fd: int, offset: int, length: int) -> None:
+    """fallocate(PUNCH_HOLE|KEEP_SIZE); raises OSError where unsupported."""
+    if _fallocate is None:
+        raise OSError(errno.EOPNOTSUPP, "fallocate unavailable")
+    if _fallocate(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, offset, length) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def _data_ranges(fd: int, start: int, end: int) -> list[tuple[int, int]]:
+    """SEEK_DATA/SEEK_HOLE walk of [start, end)."""
+    out: list[tuple[int, int]] = []
+    pos = start
+    while pos < end:
+        try:
+            data = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError as err:
+            if err.errno == errno.ENXIO:
+                break  # no data after pos
+            raise
+        if data >= end:
+            break
+        hole = min(os.lseek(fd, data, os.SEEK_HOLE), end)
+        out.append((data, hole - data))
+        pos = hole
+    return out
 
 
 _TRUNCATING = frozenset({CreateDisposition.SUPERSEDE, CreateDisposition.OVERWRITE,
@@ -533,7 +580,9 @@ class LocalFS:
 
     async def stat(self, handle: LocalHandle) -> FileStat:
         with self._using(handle, "stat") as h:
-            return _to_stat(os.fstat(h.fd), h.path[-1] if h.path else "")
+            st = os.fstat(h.fd)
+            sparse = st_mod.S_ISREG(st.st_mode) and _is_sparse(h.fd)
+            return _to_stat(st, h.path[-1] if h.path else "", sparse)
 
     def release(self, view: memoryview) -> None:
         """Give a view returned by ``read`` back to the pool after sending it (rule 8)."""
@@ -710,6 +759,54 @@ class LocalFS:
                             raise SmbError(S.STATUS_DIRECTORY_NOT_EMPTY, "directory not empty")
                 if not os.access(".", os.W_OK | os.X_OK, dir_fd=pfd, effective_ids=True):
                     raise _denied("parent directory not writable")
+
+    async def set_sparse(self, handle: LocalHandle, sparse: bool) -> None:
+        """Rule 11: the flag is the ``user.nullsmb.sparse`` extended attribute."""
+        with self._using(handle, "set_sparse") as h:
+            self._check_writable_share()
+            if sparse:
+                os.setxattr(h.fd, SPARSE_XATTR, b"1")
+            else:
+                try:
+                    os.removexattr(h.fd, SPARSE_XATTR)
+                except OSError as err:
+                    if err.errno != errno.ENODATA:
+                        raise
+
+    async def zero_range(self, handle: LocalHandle, offset: int, length: int, *,
+                         deallocate: bool) -> None:
+        """MS-FSCC 2.3.67: punch a hole (sparse) or write zeros; the size stays."""
+        with self._using(handle, "zero_range") as h:
+            if self.read_only or not h.writable:
+                raise _denied("handle not open for writing")
+            end = min(os.fstat(h.fd).st_size, offset + length)
+            if offset >= end:
+                return
+            if deallocate:
+                try:
+                    _punch(h.fd, offset, end - offset)
+                    return
+                except OSError as err:
+                    if err.errno not in (errno.EOPNOTSUPP, errno.ENOSYS):
+                        raise
+            zeros = memoryview(bytes(min(end - offset, 1 << 20)))
+            pos = offset
+            while pos < end:
+                n = min(len(zeros), end - pos)
+                _pwrite_all(h.fd, zeros[:n], pos)
+                pos += n
+
+    async def allocated_ranges(self, handle: LocalHandle, offset: int,
+                               length: int) -> list[tuple[int, int]]:
+        """MS-FSCC 2.3.51: a file not marked sparse is all data (as NTFS reports it); a sparse
+        one reports what SEEK_DATA/SEEK_HOLE find."""
+        with self._using(handle, "allocated_ranges") as h:
+            end = min(os.fstat(h.fd).st_size, offset + length)
+            if offset >= end:
+                return []
+            if not _is_sparse(h.fd):
+                return [(offset, end - offset)]
+            return _data_ranges(h.fd, offset, end)
 
     async def fs_info(self) -> FsInfo:
         """MS-FSCC 2.5.1/2.5.8/2.5.9 figures from fstatvfs on the root."""

@@ -43,6 +43,7 @@ class _Node:
     data: bytearray = field(default_factory=bytearray)
     children: dict[str, _Node] = field(default_factory=dict)
     readonly: bool = False
+    sparse: bool = False
     linked: bool = True
     atime: int = 0
     mtime: int = 0
@@ -261,6 +262,7 @@ class MemoryFS:
             nlink=1 if node.linked else 0,
             readonly=node.readonly,
             hidden=name.startswith("."),
+            sparse=node.sparse,
         )
 
     async def stat(self, handle: MemoryHandle) -> FileStat:
@@ -397,6 +399,26 @@ class MemoryFS:
         if not h.node.is_dir and h.node.readonly:
             raise SmbError(S.STATUS_CANNOT_DELETE, "READONLY file")
         return parent
+
+    async def set_sparse(self, handle: MemoryHandle, sparse: bool) -> None:
+        self._use(handle).node.sparse = sparse
+
+    async def zero_range(self, handle: MemoryHandle, offset: int, length: int, *,
+                         deallocate: bool) -> None:
+        """Zeros only: memory has no holes to keep."""
+        h = self._use(handle)
+        if self.read_only or not h.writable:
+            raise _denied("handle not open for writing")
+        data = h.node.data
+        end = min(len(data), offset + length)
+        if offset < end:
+            data[offset:end] = bytes(end - offset)
+
+    async def allocated_ranges(self, handle: MemoryHandle, offset: int,
+                               length: int) -> list[tuple[int, int]]:
+        size = len(self._use(handle).node.data)
+        end = min(size, offset + length)
+        return [(offset, end - offset)] if offset < end else []
 
     async def fs_info(self) -> FsInfo:
         return FsInfo(

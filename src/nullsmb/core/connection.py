@@ -300,11 +300,17 @@ class ServerConnection:
         session = ctx.session
         if session is None and command not in (Command.NEGOTIATE,) and hdr.session_id:
             session = self.sessions.get(hdr.session_id)
-            if session is None and command == Command.SESSION_SETUP and _binding(ctx):
+            if session is None and command == Command.SESSION_SETUP:
                 # MS-SMB2 3.3.5.5 step 4: a binding names a session of the global table
                 session = self.server.sessions.get(hdr.session_id)
                 if session is not None and session.state is not SessionState.VALID:
                     session = None
+                if session is not None and not _binding(ctx):
+                    # not ours and not a binding: USER_SESSION_DELETED, signed with the named
+                    # session's key when the request was signed (the client requires it)
+                    ctx.session = session
+                    ctx.sign_response = hdr.is_signed
+                    raise SmbError(NtStatus.STATUS_USER_SESSION_DELETED)
             if session is None:
                 raise SmbError(NtStatus.STATUS_USER_SESSION_DELETED)
             ctx.session = session

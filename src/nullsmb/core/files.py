@@ -96,6 +96,7 @@ class FileTable:
         self.leases: dict[tuple[bytes, bytes], Any] = {}  # MS-SMB2 3.3.1.4 LeaseTable
         self.watchers: list["Open"] = []  # directory opens with a CHANGE_NOTIFY watch
         self.durable: dict[int, "Open"] = {}  # disconnected durable opens by persistent id
+        self.resume_keys: dict[bytes, "Open"] = {}  # server-side copy sources (fsctl.py)
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self.on_timer: Callable[[], None] | None = None  # the glue: "a new deadline"

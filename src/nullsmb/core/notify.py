@@ -11,7 +11,7 @@ Rules:
 3. Changes that do not fit the request's OutputBufferLength, or more than MAX_BUFFERED of
    them, are answered STATUS_NOTIFY_ENUM_DIR with no data: "enumerate the directory again".
 4. Closing the directory answers its pending request STATUS_NOTIFY_CLEANUP; CANCEL answers
-   STATUS_CANCELLED.
+   STATUS_CANCELLED; the directory becoming delete-pending answers STATUS_DELETE_PENDING.
 5. Paths are compared case-insensitively (names are case-preserving, lookups case-blind).
 """
 
@@ -134,6 +134,18 @@ def wait(watch: Watch, areq: "AsyncRequest", limit: int) -> None:
             watch.pending.remove(areq)
 
     areq.cleanup = cleanup
+
+
+def delete_pending(entry) -> None:
+    """A watched directory became delete-pending: its pending requests end with
+    STATUS_DELETE_PENDING (Windows; smbtorture smb2.notify.rmdir*)."""
+    for op in entry.opens:
+        watch: Watch | None = op.notify
+        if watch is None:
+            continue
+        for areq in list(watch.pending):
+            areq.finish(Reply([encode_buffer_response(b"")], NtStatus.STATUS_DELETE_PENDING))
+        watch.pending.clear()
 
 
 def close_watch(table: FileTable, op: "Open") -> None:

@@ -122,6 +122,7 @@ class Open:
     durable_v2: bool = False
     app_instance_id: bytes = b""
     break_timer: Any = None  # the oplock break acknowledgment deadline (MS-SMB2 3.3.2.1)
+    resume_key: bytes = b""  # FSCTL_SRV_REQUEST_RESUME_KEY (server-side copy source)
     closed: bool = False
 
 

@@ -7,12 +7,14 @@ from ...wire.fscc import FileAttributes, FileTimes, filetime
 
 
 def attributes_of(st: FileStat) -> int:
-    """MS-FSCC 2.6: DIRECTORY or ARCHIVE, plus READONLY and HIDDEN where true."""
+    """MS-FSCC 2.6: DIRECTORY or ARCHIVE, plus READONLY, HIDDEN and SPARSE_FILE where true."""
     attrs = FileAttributes.DIRECTORY if st.is_dir else FileAttributes.ARCHIVE
     if st.readonly and not st.is_dir:
         attrs |= FileAttributes.READONLY
     if st.hidden:
         attrs |= FileAttributes.HIDDEN
+    if st.sparse and not st.is_dir:
+        attrs |= FileAttributes.SPARSE_FILE
     return int(attrs)
 
 

@@ -207,8 +207,12 @@ async def _settle(ctx: RequestContext, req: CreateRequest, areq: "AsyncRequest |
                 raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "READONLY file cannot be overwritten")
         if existed and req.options & CreateOptions.DELETE_ON_CLOSE and st.readonly and not st.is_dir:
             raise SmbError(NtStatus.STATUS_CANNOT_DELETE)
-        sharing = share_conflict(entry, granted, req.share_access)
         lease_id = (ctx.conn.neg.client_guid, lease_req.key) if lease_req is not None else None
+        known = table.leases.get(lease_id) if lease_id is not None else None
+        if known is not None and known.file is not entry:
+            # MS-SMB2 3.3.5.9.8: a lease key names one file
+            raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "lease key in use for another file")
+        sharing = share_conflict(entry, granted, req.share_access)
         delay = existed and oplock.break_for_open(
             table, entry, _caching_access(granted, disposition), overwrite=truncating,
             sharing_violation=sharing,
@@ -343,6 +347,8 @@ async def close_open(conn: "ServerConnection", session: Session, op: Open) -> No
     assert backend is not None and op.handle is not None
     table = files_of(conn.server)
     entry: FileEntry | None = op.file
+    if op.resume_key:
+        table.resume_keys.pop(op.resume_key, None)
     try:
         if entry is None:
             return
@@ -354,8 +360,9 @@ async def close_open(conn: "ServerConnection", session: Session, op: Open) -> No
         oplock.drop_lease(table, op)
         await brlock.close_open(table, entry, op)
         notify.close_watch(table, op)
-        if op.delete_on_close:
+        if op.delete_on_close and not entry.delete_pending:
             entry.delete_pending = True
+            notify.delete_pending(entry)
         if entry.delete_pending and not entry.opens:
             entry.delete_pending = False
             try:

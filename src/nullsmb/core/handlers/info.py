@@ -31,7 +31,8 @@ from ..state import Open
 from . import security
 from .common import file_times
 
-FS_ATTRIBUTES = fscc.FILE_CASE_SENSITIVE_SEARCH | fscc.FILE_CASE_PRESERVED_NAMES | fscc.FILE_UNICODE_ON_DISK
+FS_ATTRIBUTES = (fscc.FILE_CASE_SENSITIVE_SEARCH | fscc.FILE_CASE_PRESERVED_NAMES
+                 | fscc.FILE_UNICODE_ON_DISK | fscc.FILE_SUPPORTS_SPARSE_FILES)
 NO_CHANGE = (0, 0xFFFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFFE)
 _BASIC_SET = struct.Struct("<QQQQI")
 _RENAME = struct.Struct("<B7sQI")
@@ -255,7 +256,9 @@ async def _set_disposition(ctx: RequestContext, op: Open, buf: bytes) -> None:
             raise SmbError(NtStatus.STATUS_CANNOT_DELETE)
         await backend.can_delete(op.handle)
     if op.file is not None:
-        op.file.delete_pending = pending
+        was, op.file.delete_pending = op.file.delete_pending, pending
+        if pending and not was:
+            notify.delete_pending(op.file)
     else:
         op.delete_on_close = pending
 

@@ -5,6 +5,7 @@ Rules:
 2. VALIDATE_NEGOTIATE_INFO (3.3.5.15.12) re-checks what NEGOTIATE agreed; any mismatch, or a
    3.1.1 connection asking at all, drops the connection. Its response is signed.
 3. DFS referrals on IPC$ are STATUS_FS_DRIVER_REQUIRED (no DFS); unknown codes NOT_SUPPORTED.
+   The file-system FSCTLs (server-side copy, sparse files, ...) live in ``fsctl.py``.
 4. PIPE_TRANSCEIVE writes the request and returns up to MaxOutputResponse of the reply, with
    STATUS_BUFFER_OVERFLOW when more is waiting for READ (3.3.5.15.1).
 """
@@ -22,6 +23,7 @@ from ...wire.ioctl import (
 )
 from ...wire.negotiate import SecurityMode
 from ..context import Reply, RequestContext
+from . import fsctl
 
 NO_FILE = b"\xff" * 16
 
@@ -73,6 +75,22 @@ async def _dfs(ctx: RequestContext, req: IoctlRequest) -> Reply:
 
 
 FSCTLS = {
+    Fsctl.SRV_REQUEST_RESUME_KEY: fsctl.request_resume_key,
+    Fsctl.SRV_COPYCHUNK: fsctl.copychunk,
+    Fsctl.SRV_COPYCHUNK_WRITE: fsctl.copychunk,
+    Fsctl.SET_SPARSE: fsctl.set_sparse,
+    Fsctl.SET_ZERO_DATA: fsctl.set_zero_data,
+    Fsctl.QUERY_ALLOCATED_RANGES: fsctl.query_allocated_ranges,
+    Fsctl.GET_COMPRESSION: fsctl.get_compression,
+    Fsctl.SET_COMPRESSION: fsctl.set_compression,
+    Fsctl.GET_REPARSE_POINT: fsctl.get_reparse_point,
+    Fsctl.SET_REPARSE_POINT: fsctl.set_reparse_point,
+    Fsctl.DELETE_REPARSE_POINT: fsctl.set_reparse_point,
+    Fsctl.CREATE_OR_GET_OBJECT_ID: fsctl.object_id,
+    Fsctl.GET_OBJECT_ID: fsctl.object_id,
+    Fsctl.SRV_ENUMERATE_SNAPSHOTS: fsctl.enumerate_snapshots,
+    Fsctl.QUERY_NETWORK_INTERFACE_INFO: fsctl.network_interfaces,
+    Fsctl.FILE_LEVEL_TRIM: fsctl.file_level_trim,
     Fsctl.VALIDATE_NEGOTIATE_INFO: _validate_negotiate,
     Fsctl.PIPE_TRANSCEIVE: _pipe_transceive,
     Fsctl.PIPE_WAIT: _pipe_wait,

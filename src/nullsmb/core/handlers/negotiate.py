@@ -77,7 +77,7 @@ async def handle_negotiate(ctx: RequestContext, req: NegotiateRequest) -> Reply:
     neg.max_read = neg.max_write = neg.max_transact = size
     caps = 0
     if neg.large_mtu:
-        caps |= Capabilities.LARGE_MTU
+        caps |= Capabilities.LARGE_MTU | Capabilities.LEASING  # leases: core/oplock.py
     if dialect in (Dialect.SMB300, Dialect.SMB302) and req.capabilities & Capabilities.ENCRYPTION:
         caps |= Capabilities.ENCRYPTION
         neg.cipher = crypto.AES_128_CCM

@@ -41,6 +41,8 @@ async def handle_change_notify(ctx: RequestContext, req: ChangeNotifyRequest) ->
         raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
     if not op.granted_access & AccessMask.FILE_READ_DATA:
         raise SmbError(NtStatus.STATUS_ACCESS_DENIED)
+    if op.file is not None and op.file.delete_pending:
+        raise SmbError(NtStatus.STATUS_DELETE_PENDING)
     watch = notify.start(files_of(ctx.server), op, req.completion_filter, req.flags)
     ready = notify.take(watch, req.output_buffer_length)
     if ready is not None:
