@@ -149,6 +149,11 @@ class Backend(Protocol):
 
     async def fs_info(self) -> FsInfo: ...
 
+    async def allocate(self, handle: Handle, size: int) -> None:
+        """Reserve ``size`` bytes of storage without changing the size (MS-FSCC 2.4.4
+        FileAllocationInformation, the AllocationSize create context); a hint."""
+        ...
+
     # -- sparse files (MS-FSCC 2.3.64 FSCTL_SET_SPARSE, 2.3.67 SET_ZERO_DATA, 2.3.51
     #    QUERY_ALLOCATED_RANGES) --------------------------------------------------------------
     async def set_sparse(self, handle: Handle, sparse: bool) -> None:

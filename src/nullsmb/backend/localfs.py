@@ -760,6 +760,16 @@ class LocalFS:
                 if not os.access(".", os.W_OK | os.X_OK, dir_fd=pfd, effective_ids=True):
                     raise _denied("parent directory not writable")
 
+    async def allocate(self, handle: LocalHandle, size: int) -> None:
+        """fallocate(KEEP_SIZE) where the file system has it; otherwise nothing (a hint)."""
+        with self._using(handle, "allocate") as h:
+            if h.is_dir or self.read_only or not h.writable or _fallocate is None:
+                return
+            if _fallocate(h.fd, _FALLOC_FL_KEEP_SIZE, 0, size) != 0:
+                e = ctypes.get_errno()
+                if e not in (errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise OSError(e, os.strerror(e))
+
     async def set_sparse(self, handle: LocalHandle, sparse: bool) -> None:
         """Rule 11: the flag is the ``user.nullsmb.sparse`` extended attribute."""
         with self._using(handle, "set_sparse") as h:

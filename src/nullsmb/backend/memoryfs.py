@@ -400,6 +400,10 @@ class MemoryFS:
             raise SmbError(S.STATUS_CANNOT_DELETE, "READONLY file")
         return parent
 
+    async def allocate(self, handle: MemoryHandle, size: int) -> None:
+        """Memory needs no reservation."""
+        self._use(handle)
+
     async def set_sparse(self, handle: MemoryHandle, sparse: bool) -> None:
         self._use(handle).node.sparse = sparse
 

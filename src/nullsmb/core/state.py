@@ -123,6 +123,8 @@ class Open:
     app_instance_id: bytes = b""
     break_timer: Any = None  # the oplock break acknowledgment deadline (MS-SMB2 3.3.2.1)
     resume_key: bytes = b""  # FSCTL_SRV_REQUEST_RESUME_KEY (server-side copy source)
+    owner: tuple[str, str] = ("", "")  # (user, domain) casefolded: who may reconnect it
+    expiry: Any = None  # a disconnected durable open's deadline (core.durable)
     closed: bool = False
 
 

@@ -39,6 +39,15 @@ from ...wire.create import (
 )
 from ...wire.fscc import FileAttributes
 from ...wire.contexts import (
+    ALLOCATION_SIZE,
+    DURABLE_V1,
+    DURABLE_V1_RECONNECT,
+    DURABLE_V1_RESPONSE,
+    DURABLE_V2,
+    DURABLE_V2_RECONNECT,
+    DurableV2Reconnect,
+    DurableV2Request,
+    encode_durable_v2_response,
     LEASE,
     LEASE_FLAG_BREAK_IN_PROGRESS,
     LEASE_FLAG_PARENT_KEY_SET,
@@ -48,7 +57,7 @@ from ...wire.contexts import (
     decode_lease,
     encode_lease,
 )
-from .. import brlock, notify, oplock
+from .. import brlock, durable, notify, oplock
 from ..asyncops import go_async
 from ..context import Reply, RequestContext
 from ..files import FileEntry, files_of, share_conflict
@@ -84,6 +93,9 @@ def _audit(ctx: RequestContext, target: str, access: int, status: int, rule: str
 async def handle_create(ctx: RequestContext, req: CreateRequest) -> Reply:
     session, tree = ctx.session, ctx.tree
     assert session is not None and tree is not None
+    if not tree.share.is_ipc and (req.context(DURABLE_V1_RECONNECT) is not None
+                                  or req.context(DURABLE_V2_RECONNECT) is not None):
+        return await _reconnect(ctx, req)  # MS-SMB2 3.3.5.9.7: other fields are not checked
     if req.impersonation_level > 3:
         raise SmbError(NtStatus.STATUS_BAD_IMPERSONATION_LEVEL)
     if req.disposition > CreateDisposition.OVERWRITE_IF:
@@ -165,6 +177,7 @@ async def _create_file(ctx: RequestContext, req: CreateRequest,
             raise SmbError(NtStatus.STATUS_NOT_A_DIRECTORY)
         lease_req = _lease_request(ctx, req)
         write = bool(granted & WRITE_RIGHTS) or disposition != CreateDisposition.OPEN
+        await durable.purge_path(ctx.server, tree.share, path)
         handle, action = await backend.create(path, _TRUNCATING.get(disposition, disposition),
                                               directory=want_dir, write=write)
         try:
@@ -179,7 +192,27 @@ async def _create_file(ctx: RequestContext, req: CreateRequest,
         await backend.close(handle)
         return opened  # waiting for a break: an interim response, or nothing new to say
     st, entry, action = opened
+    if action == CreateAction.CREATED and not st.is_dir:
+        st = await _initial_state(ctx, req, handle, st)
     return _register(ctx, req, handle, st, entry, action, granted, lease_req, path)
+
+
+async def _initial_state(ctx: RequestContext, req: CreateRequest, handle, st):
+    """A new file: FILE_ATTRIBUTE_READONLY and the AllocationSize context (MS-SMB2 2.2.13.2.6)
+    take effect (MS-FSA 2.1.5.1.1)."""
+    backend = ctx.tree.share.backend if ctx.tree is not None else None
+    assert backend is not None
+    changed = False
+    alloc = req.context(ALLOCATION_SIZE)
+    if alloc is not None and len(alloc.data) >= 8:
+        size = struct.unpack_from("<Q", alloc.data)[0]
+        if 0 < size <= 1 << 40:
+            await backend.allocate(handle, size)
+            changed = True
+    if req.file_attributes & FileAttributes.READONLY:
+        await backend.set_readonly(handle, True)
+        changed = True
+    return await backend.stat(handle) if changed else st
 
 
 async def _settle(ctx: RequestContext, req: CreateRequest, areq: "AsyncRequest | None", handle,
@@ -197,6 +230,8 @@ async def _settle(ctx: RequestContext, req: CreateRequest, areq: "AsyncRequest |
     entry = table.entry((id(backend), st.file_id))
     existed = action == CreateAction.OPENED
     truncating = disposition in _TRUNCATING
+    if existed:
+        await durable.purge_disconnected(ctx.server, entry)
     try:
         if existed and entry.delete_pending:
             raise SmbError(NtStatus.STATUS_DELETE_PENDING)
@@ -304,6 +339,8 @@ def _register(ctx: RequestContext, req: CreateRequest, handle, st, entry: FileEn
         op.oplock_level = oplock.grant_oplock(entry, op, req.oplock_level,
                                               _caching_access(granted, req.disposition))
     entry.opens.append(op)
+    op.owner = durable.owner_of(session)
+    contexts += _grant_durable(ctx, req, op)
     ctx.related_file_id = file_id_of(op)
     if action == CreateAction.CREATED:
         notify.report(table, tree.share, op.path, notify.NotifyAction.ADDED, dir_change=op.is_dir)
@@ -316,6 +353,71 @@ def _register(ctx: RequestContext, req: CreateRequest, handle, st, entry: FileEn
     rsp = CreateResponse(op.oplock_level, 0, int(action), t.creation, t.last_access, t.last_write,
                          t.change, t.allocation, t.end_of_file, t.attributes, file_id_of(op),
                          tuple(contexts))
+    return Reply.of(rsp.encode())
+
+
+def _grant_durable(ctx: RequestContext, req: CreateRequest, op: Open) -> list[CreateContext]:
+    """MS-SMB2 3.3.5.9.6 (DHnQ) and 3.3.5.9.10 (DH2Q); ``core.durable`` rule 1."""
+    v1 = req.context(DURABLE_V1)
+    v2 = req.context(DURABLE_V2) if ctx.conn.neg.dialect >= 0x0300 else None
+    if v2 is not None:
+        want = DurableV2Request.decode(v2.data)
+        if want is None or not durable.grantable(op):
+            return []
+        op.durable = op.durable_v2 = True
+        op.create_guid = want.create_guid
+        timeout = want.timeout_ms / 1000 if want.timeout_ms else durable.DEFAULT_TIMEOUT
+        op.durable_timeout = min(timeout, durable.MAX_TIMEOUT)
+        return [CreateContext(DURABLE_V2, encode_durable_v2_response(int(op.durable_timeout * 1000), 0))]
+    if v1 is not None and durable.grantable(op):
+        op.durable = True
+        op.durable_timeout = durable.DEFAULT_TIMEOUT
+        return [CreateContext(DURABLE_V1, DURABLE_V1_RESPONSE)]
+    return []
+
+
+async def _reconnect(ctx: RequestContext, req: CreateRequest) -> Reply:
+    """MS-SMB2 3.3.5.9.7 / 3.3.5.9.12: take a disconnected durable open back."""
+    v2 = req.context(DURABLE_V2_RECONNECT)
+    if v2 is not None and ctx.conn.neg.dialect >= 0x0300:
+        want = DurableV2Reconnect.decode(v2.data)
+        if want is None:
+            raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "malformed DH2C")
+        file_id, guid = want.file_id, want.create_guid
+    else:
+        raw = req.context(DURABLE_V1_RECONNECT)
+        if raw is None or len(raw.data) < 16:
+            raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "malformed DHnC")
+        file_id, guid = raw.data[:16], None
+    persistent = struct.unpack_from("<Q", file_id)[0]
+    op = durable.reconnect_target(ctx, persistent, guid)
+    raw_lease = req.context(LEASE)  # whatever the RequestedOplockLevel says
+    lease_req = decode_lease(raw_lease.data) if raw_lease is not None else None
+    if op.lease is not None:
+        if (lease_req is None or lease_req.key != op.lease.key
+                or op.lease.client_guid != ctx.conn.neg.client_guid):
+            raise SmbError(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND, "the lease does not match")
+        try:
+            named = "\\".join(parse_name(req.name).components)
+        except SmbError:
+            named = None
+        if named is None or named.casefold() != op.path.casefold():
+            raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "a lease reconnect names its file")
+    durable.reattach(ctx, op)
+    backend = op.tree.share.backend
+    assert backend is not None and op.handle is not None
+    st = await backend.stat(op.handle)
+    contexts = []
+    if op.lease is not None:  # no durable context in the answer (Windows and Samba)
+        lease = op.lease
+        contexts.append(CreateContext(LEASE, encode_lease(lease.version, lease.key, lease.state,
+                                                          0, lease.parent_key, lease.epoch)))
+    ctx.related_file_id = file_id_of(op)
+    _audit(ctx, op.path or "\\", op.granted_access, NtStatus.STATUS_SUCCESS, "durable reconnect")
+    t = file_times(st)
+    rsp = CreateResponse(op.oplock_level, 0, int(CreateAction.OPENED), t.creation, t.last_access,
+                         t.last_write, t.change, t.allocation, t.end_of_file, t.attributes,
+                         file_id_of(op), tuple(contexts))
     return Reply.of(rsp.encode())
 
 
@@ -337,6 +439,11 @@ def _lease_request(ctx: RequestContext, req: CreateRequest) -> LeaseRequest | No
 async def close_open(conn: "ServerConnection", session: Session, op: Open) -> None:
     """Close ``op`` (MS-SMB2 3.3.5.10, MS-FSA 2.1.5.4; rule 6)."""
     session.open_table.pop(op.volatile_id)
+    await release_open(conn.server, op)
+
+
+async def release_open(server, op: Open) -> None:
+    """What closing ``op`` does to its file (rule 6); ``op`` is already out of its session."""
     op.closed = True
     if op.pipe is not None:
         close = getattr(op.pipe, "close", None)
@@ -345,7 +452,7 @@ async def close_open(conn: "ServerConnection", session: Session, op: Open) -> No
         return
     backend = op.tree.share.backend
     assert backend is not None and op.handle is not None
-    table = files_of(conn.server)
+    table = files_of(server)
     entry: FileEntry | None = op.file
     if op.resume_key:
         table.resume_keys.pop(op.resume_key, None)

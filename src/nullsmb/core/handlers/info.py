@@ -187,7 +187,7 @@ def _size_changed(ctx: RequestContext, op: Open) -> None:
 
 
 async def _set_allocation(ctx: RequestContext, op: Open, buf: bytes) -> None:
-    """MS-FSCC 2.4.4: shrinking below EOF truncates; growing is a hint we may ignore."""
+    """MS-FSCC 2.4.4: shrinking below EOF truncates; growing reserves space (backend.allocate)."""
     _need(op, AccessMask.FILE_WRITE_DATA)
     if len(buf) < 8:
         raise SmbError(NtStatus.STATUS_INFO_LENGTH_MISMATCH)
@@ -197,6 +197,8 @@ async def _set_allocation(ctx: RequestContext, op: Open, buf: bytes) -> None:
     st = await backend.stat(op.handle)
     if not op.is_dir and size < st.size:
         await backend.truncate(op.handle, size)
+    elif not op.is_dir and size > st.allocation:
+        await backend.allocate(op.handle, size)
     _size_changed(ctx, op)
 
 

@@ -257,8 +257,9 @@ async def destroy_session(conn: "ServerConnection", session: Session, reason: st
     from .tree import disconnect_tree
 
     was_valid = session.state is SessionState.VALID
+    keep = reason in ("disconnect", "reconnect", "client")  # durable opens outlive these
     for _tid, tree in session.tree_connect_table.items():
-        await disconnect_tree(conn, session, tree)
+        await disconnect_tree(conn, session, tree, keep_durable=keep)
     for areq in list(conn.async_requests.values()):
         if areq.session is session:
             areq.cancel()

@@ -82,12 +82,19 @@ async def handle_tree_connect(ctx: RequestContext, req: TreeConnectRequest) -> R
     return Reply.of(rsp.encode())
 
 
-async def disconnect_tree(conn: "ServerConnection", session: Session, tree: TreeConnect) -> None:
+async def disconnect_tree(conn: "ServerConnection", session: Session, tree: TreeConnect, *,
+                          keep_durable: bool = False) -> None:
+    """Close the tree's opens; ``keep_durable`` (the transport is lost): durable opens are
+    kept disconnected instead (``core.durable``)."""
+    from .. import durable
     from .create import close_open
 
     for op in session.open_table:
         if op.tree is tree:
-            await close_open(conn, session, op)
+            if keep_durable and op.durable and op.pipe is None:
+                await durable.disconnect(conn, session, op)
+            else:
+                await close_open(conn, session, op)
     session.tree_connect_table.pop(tree.tree_id)
     for areq in list(conn.async_requests.values()):  # what still waits on the tree
         if areq.session is session and areq.tree_id == tree.tree_id:
