@@ -4,7 +4,7 @@ Rules:
 1. Server-side copy (3.3.5.15.6): SRV_REQUEST_RESUME_KEY names the source open with 24 opaque
    bytes kept with the open; SRV_COPYCHUNK/_WRITE copies chunks from it into the target without
    the data crossing the wire. Limits: 256 chunks, 1 MiB a chunk, 16 MiB a request (over them:
-   INVALID_PARAMETER answering the limits). Source needs FILE_READ_DATA; the target
+   INVALID_PARAMETER answering the limits). Source needs FILE_READ_DATA or FILE_EXECUTE; the target
    FILE_WRITE_DATA, and FILE_READ_DATA too for SRV_COPYCHUNK. A chunk reaching past the source's
    end is STATUS_INVALID_VIEW_SIZE; locks of other opens give FILE_LOCK_CONFLICT. A copy's
    errors still carry the SRV_COPYCHUNK_RESPONSE (chunks and bytes written so far).
@@ -41,6 +41,7 @@ _COPY_RSP = struct.Struct("<III")
 _RANGE = struct.Struct("<qq")
 _ZERO = struct.Struct("<qq")
 READ_DATA, WRITE_DATA = int(AccessMask.FILE_READ_DATA), int(AccessMask.FILE_WRITE_DATA)
+EXECUTE = int(AccessMask.FILE_EXECUTE)
 WRITES = WRITE_DATA | int(AccessMask.FILE_APPEND_DATA) | int(AccessMask.FILE_WRITE_ATTRIBUTES)
 
 
@@ -86,7 +87,7 @@ async def copychunk(ctx: RequestContext, req: IoctlRequest) -> Reply:
     if source is None or source.closed:
         raise SmbError(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND, "unknown resume key")
     need = WRITE_DATA | (READ_DATA if req.ctl_code == 0x001440F2 else 0)  # SRV_COPYCHUNK
-    if target.granted_access & need != need or not source.granted_access & READ_DATA:
+    if target.granted_access & need != need or not source.granted_access & (READ_DATA | EXECUTE):
         raise SmbError(NtStatus.STATUS_ACCESS_DENIED)
     if any(c[2] == 0 for c in chunks):
         return _answer(req, _COPY_RSP.pack(0, 0, 0), NtStatus.STATUS_INVALID_PARAMETER)
