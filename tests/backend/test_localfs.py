@@ -409,3 +409,75 @@ def test_missing_root_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(NotADirectoryError):
         LocalFS(tmp_path / "file")
+
+
+# --- extended attributes: EAs, set times, DOS attributes (rules 12, 13) -----------------------
+
+
+async def test_eas_are_user_xattrs(fs: LocalFS, share: Path) -> None:
+    h = await open_name(fs, "top", write=True)
+    await fs.set_eas(h, [("EAONE", b"VALUE1"), ("Second", b"xy")])
+    assert sorted(os.listxattr(share / "top")) == ["user.EAONE", "user.Second"]
+    assert await fs.get_eas(h) == [("EAONE", b"VALUE1"), ("Second", b"xy")]
+    assert (await fs.stat(h)).ea_size == 20 + 20  # two FILE_FULL_EA_INFORMATION entries, 4-aligned
+    await fs.set_eas(h, [("second", b"")])  # names compare case-insensitively; empty removes
+    assert await fs.get_eas(h) == [("EAONE", b"VALUE1")]
+    await fs.set_eas(h, [("eaone", b"v2")])  # a new spelling replaces the old one
+    assert await fs.get_eas(h) == [("eaone", b"v2")]
+
+
+async def test_private_xattrs_are_not_eas(fs: LocalFS, share: Path) -> None:
+    os.setxattr(share / "top", "user.DOSATTRIB", b"samba")
+    h = await open_name(fs, "top", write=True)
+    await fs.set_sparse(h, True)
+    await fs.set_times(h, atime_ns=None, mtime_ns=None, btime_ns=10**18)
+    assert await fs.get_eas(h) == []
+    assert (await fs.stat(h)).ea_size == 0
+
+
+async def test_eas_over_64k_are_refused_whole(fs: LocalFS) -> None:
+    h = await open_name(fs, "top", write=True)
+    assert await status_of(fs.set_eas(h, [("a", b"x" * 40000), ("b", b"y" * 40000)])) == S.STATUS_EA_TOO_LARGE
+    assert await fs.get_eas(h) == []
+
+
+async def test_eas_on_a_readonly_file(fs: LocalFS, share: Path) -> None:
+    h = await open_name(fs, "top", write=True)
+    await fs.set_readonly(h, True)
+    await fs.set_eas(h, [("K", b"v")])
+    assert await fs.get_eas(h) == [("K", b"v")]
+    assert stat.S_IMODE((share / "top").stat().st_mode) & 0o222 == 0  # still READONLY
+
+
+async def test_creation_time_is_kept_change_time_until_data_changes(fs: LocalFS) -> None:
+    h = await open_name(fs, "top", write=True)
+    await fs.set_times(h, atime_ns=None, mtime_ns=None, btime_ns=1_000_000_000, ctime_ns=2_000_000_000)
+    st = await fs.stat(h)
+    assert (st.btime_ns, st.ctime_ns) == (1_000_000_000, 2_000_000_000)
+    await fs.set_times(h, atime_ns=None, mtime_ns=5_000_000_000)  # setting times is no data change
+    st = await fs.stat(h)
+    assert (st.btime_ns, st.ctime_ns, st.mtime_ns) == (1_000_000_000, 2_000_000_000, 5_000_000_000)
+    await fs.write(h, 0, memoryview(b"new data"))
+    st = await fs.stat(h)
+    assert st.btime_ns == 1_000_000_000 and st.ctime_ns != 2_000_000_000
+
+
+async def test_dos_attributes_get_archive_back_on_a_data_change(fs: LocalFS) -> None:
+    h = await open_name(fs, "top", write=True)
+    assert (await fs.stat(h)).dos_attributes is None
+    await fs.set_attributes(h, 0x2 | 0x4 | 0x10)  # HIDDEN|SYSTEM; DIRECTORY is not settable
+    assert (await fs.stat(h)).dos_attributes == 0x6
+    await fs.set_attributes(h, 0)
+    assert (await fs.stat(h)).dos_attributes == 0
+    await fs.write(h, 0, memoryview(b"x"))
+    assert (await fs.stat(h)).dos_attributes == 0x20
+
+
+async def test_listing_shows_set_times_attributes_and_ea_size(fs: LocalFS) -> None:
+    h = await open_name(fs, "dir\\file", write=True)
+    await fs.set_times(h, atime_ns=None, mtime_ns=None, btime_ns=3_000_000_000)
+    await fs.set_attributes(h, 0x2)
+    await fs.set_eas(h, [("E", b"1")])
+    d = await open_name(fs, "dir", directory=True)
+    [entry] = await fs.list_dir(d)
+    assert (entry.stat.btime_ns, entry.stat.dos_attributes, entry.stat.ea_size) == (3_000_000_000, 0x2, 12)

@@ -483,3 +483,37 @@ async def test_memoryfs_read_is_a_copy() -> None:
 async def test_memoryfs_foreign_handle() -> None:
     fs = MemoryFS()
     assert await status_of(fs.stat(object())) == S.STATUS_INVALID_HANDLE
+
+
+# --- EAs, set times and DOS attributes (localfs rules 12, 13) -------------------------------
+
+
+async def test_eas_round_trip_on_both(make_fs: MakeFS) -> None:
+    fs = make_fs(files={("f",): b"data"})
+    h = await open_(fs, "f", write=True)
+    assert await fs.get_eas(h) == []
+    await fs.set_eas(h, [("Alpha", b"1"), ("beta", b"22")])
+    assert await fs.get_eas(h) == [("Alpha", b"1"), ("beta", b"22")]
+    await fs.set_eas(h, [("ALPHA", b"")])
+    assert await fs.get_eas(h) == [("beta", b"22")]
+    assert (await fs.stat(h)).ea_size == 16  # 8 + len("beta") + 1 + 2, padded to 4
+    assert await status_of(fs.set_eas(h, [("big", b"x" * 0x10000)])) == S.STATUS_EA_TOO_LARGE
+
+
+async def test_set_creation_time_and_attributes_on_both(make_fs: MakeFS) -> None:
+    fs = make_fs(files={("f",): b"data"})
+    h = await open_(fs, "f", write=True)
+    await fs.set_times(h, atime_ns=None, mtime_ns=None, btime_ns=7_000_000_000)
+    await fs.set_attributes(h, 0x4)
+    st = await fs.stat(h)
+    assert (st.btime_ns, st.dos_attributes) == (7_000_000_000, 0x4)
+    await fs.write(h, 0, memoryview(b"more"))
+    st = await fs.stat(h)
+    assert (st.btime_ns, st.dos_attributes) == (7_000_000_000, 0x24)  # ARCHIVE after a write
+
+
+async def test_eas_refused_on_read_only_share(make_fs: MakeFS) -> None:
+    fs = make_fs(read_only=True, files={("f",): b"data"})
+    h = await open_(fs, "f")
+    assert await status_of(fs.set_eas(h, [("a", b"1")])) == S.STATUS_ACCESS_DENIED
+    assert await status_of(fs.set_attributes(h, 0x2)) == S.STATUS_ACCESS_DENIED

@@ -22,6 +22,8 @@ __all__ = [
     "FileStat",
     "FsInfo",
     "Handle",
+    "SETTABLE_ATTRIBUTES",
+    "ea_entry_size",
 ]
 
 
@@ -45,6 +47,17 @@ class CreateAction(IntEnum):
     OVERWRITTEN = 3
 
 
+# MS-FSCC 2.6: HIDDEN, SYSTEM, ARCHIVE, TEMPORARY, OFFLINE, NOT_CONTENT_INDEXED
+SETTABLE_ATTRIBUTES = 0x02 | 0x04 | 0x20 | 0x100 | 0x1000 | 0x2000
+ARCHIVE = 0x20
+
+
+def ea_entry_size(name_len: int, value_len: int) -> int:
+    """One FILE_FULL_EA_INFORMATION entry padded to 4 bytes (MS-FSCC 2.4.15): ``FileStat.ea_size``
+    is the sum over the file's EAs."""
+    return (8 + name_len + 1 + value_len + 3) & ~3
+
+
 @dataclass(frozen=True, slots=True)
 class FileStat:
     """What the core needs to answer the FSCC information classes (MS-FSCC 2.4)."""
@@ -61,6 +74,10 @@ class FileStat:
     readonly: bool  # no owner write bit: FILE_ATTRIBUTE_READONLY
     hidden: bool  # name starts with '.': FILE_ATTRIBUTE_HIDDEN
     sparse: bool = False  # FILE_ATTRIBUTE_SPARSE_FILE (FSCTL_SET_SPARSE), where the backend keeps it
+    ea_size: int = 0  # the file's EAs as packed FILE_FULL_EA_INFORMATION (MS-FSCC 2.4.12 EaSize)
+    # attributes a client set (``set_attributes``: HIDDEN, SYSTEM, ARCHIVE, TEMPORARY, OFFLINE,
+    # NOT_CONTENT_INDEXED), ARCHIVE added once the data changed since; None: never set
+    dos_attributes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +143,20 @@ class Backend(Protocol):
     async def truncate(self, handle: Handle, size: int) -> None: ...
 
     async def set_times(
-        self, handle: Handle, *, atime_ns: int | None, mtime_ns: int | None
-    ) -> None: ...
+        self, handle: Handle, *, atime_ns: int | None, mtime_ns: int | None,
+        btime_ns: int | None = None, ctime_ns: int | None = None,
+    ) -> None:
+        """None leaves a time unchanged. A creation time set here is what ``stat`` reports from
+        then on; a change time holds until the file's data next changes (MS-FSA 2.1.5.14.2)."""
+        ...
 
     async def set_readonly(self, handle: Handle, readonly: bool) -> None: ...
+
+    async def set_attributes(self, handle: Handle, attributes: int) -> None:
+        """Keep the client-settable DOS attributes (``SETTABLE_ATTRIBUTES``; 0: none of them) for
+        ``FileStat.dos_attributes`` (MS-FSA 2.1.5.14.2). READONLY, DIRECTORY and SPARSE_FILE have
+        their own ways."""
+        ...
 
     async def list_dir(self, handle: Handle) -> list[DirEntry]:
         """Entries of an open directory, without '.' and '..', sorted by name."""
@@ -148,6 +175,16 @@ class Backend(Protocol):
         ...
 
     async def fs_info(self) -> FsInfo: ...
+
+    # -- extended attributes (MS-FSCC 2.4.15 FILE_FULL_EA_INFORMATION) --------------------------
+    async def get_eas(self, handle: Handle) -> list[tuple[str, bytes]]:
+        """The file's EAs as (name, value), names as they were set, in a stable order."""
+        ...
+
+    async def set_eas(self, handle: Handle, eas: list[tuple[str, bytes]]) -> None:
+        """Set each EA (names compare case-insensitively); an empty value removes it.
+        Errors: EAS_NOT_SUPPORTED (no EA storage), EA_TOO_LARGE, ACCESS_DENIED."""
+        ...
 
     async def allocate(self, handle: Handle, size: int) -> None:
         """Reserve ``size`` bytes of storage without changing the size (MS-FSCC 2.4.4

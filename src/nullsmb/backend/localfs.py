@@ -34,10 +34,18 @@ Rules:
    fd number can never be touched by a stale job.
 10. Handles follow their own renames (``path`` is updated); a rename of a parent through another
    handle leaves the path stale and later rename/delete report OBJECT_NAME_NOT_FOUND.
-11. FILE_ATTRIBUTE_SPARSE_FILE is the extended attribute ``user.nullsmb.sparse`` (read by
-   ``stat``, not by listings); zeroing a
+11. FILE_ATTRIBUTE_SPARSE_FILE is the extended attribute ``user.nullsmb.sparse``; zeroing a
    range of a sparse file punches a hole (fallocate PUNCH_HOLE|KEEP_SIZE), of any other file
    writes zeros; allocated ranges of a sparse file come from SEEK_DATA/SEEK_HOLE.
+12. Creation and change times and DOS attributes set by a client live in ``user.nullsmb.times``
+   (Linux keeps none of them): the creation time for good; the change time while the file's
+   mtime is the one it was set with (a later data change shows the real ctime again); the
+   attributes for good, ARCHIVE added once the data changed (as Windows sets it on a write;
+   no write pays for it). Without user xattrs they are accepted and not kept.
+13. EAs (MS-FSCC 2.4.15) are the ``user.<name>`` extended attributes (Samba's mapping), except
+   ``user.nullsmb.*`` and Samba's private DOSATTRIB/DosStream/SAMBA_PAI. At most 64 KiB of
+   them a file. ``stat`` and listings read the xattrs with one listxattr per file (listings
+   open each entry beneath the directory fd, O_NOFOLLOW) so EaSize and set times show.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ import logging
 import os
 import platform
 import stat as st_mod
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -57,7 +66,16 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..status import NtStatus, SmbError
-from .base import CreateAction, CreateDisposition, DirEntry, FileStat, FsInfo
+from .base import (
+    ARCHIVE,
+    SETTABLE_ATTRIBUTES,
+    CreateAction,
+    CreateDisposition,
+    DirEntry,
+    FileStat,
+    FsInfo,
+    ea_entry_size,
+)
 from .path import is_valid_name
 
 __all__ = ["BufferPool", "LocalFS", "LocalHandle"]
@@ -279,16 +297,100 @@ def _denied(msg: str) -> SmbError:
     return SmbError(S.STATUS_ACCESS_DENIED, msg)
 
 
-def _to_stat(st: os.stat_result, name: str, sparse: bool = False) -> FileStat:
-    """btime: Python 3.11 has no statx, so the oldest known time stands in for creation."""
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    """What the extended attributes add to a stat (rules 11-13)."""
+
+    sparse: bool = False
+    btime_ns: int = -1  # a creation time set by a client, -1: none
+    ctime_ns: int = -1  # a change time set by a client ...
+    ctime_mtime: int = -1  # ... valid while the mtime is still this one
+    ea_size: int = 0
+    attrs: int = -1  # DOS attributes a client set, -1: none (rule 12)
+
+
+_NO_META = _Meta()
+
+
+def _to_stat(st: os.stat_result, name: str, meta: _Meta = _NO_META) -> FileStat:
+    """btime: a client-set creation time (rule 12), else (Python 3.11 has no statx) the oldest
+    known time stands in for creation."""
     d = st_mod.S_ISDIR(st.st_mode)
+    btime = meta.btime_ns if meta.btime_ns >= 0 else min(st.st_mtime_ns, st.st_ctime_ns)
+    unchanged = meta.ctime_mtime == st.st_mtime_ns
+    ctime = meta.ctime_ns if meta.ctime_ns >= 0 and unchanged else st.st_ctime_ns
+    attrs = None
+    if meta.attrs >= 0:
+        attrs = meta.attrs | (0 if unchanged or d else ARCHIVE)
     return FileStat(d, 0 if d else st.st_size, 0 if d else st.st_blocks * 512, st.st_atime_ns,
-                    st.st_mtime_ns, st.st_ctime_ns, min(st.st_mtime_ns, st.st_ctime_ns),
+                    st.st_mtime_ns, ctime, btime,
                     file_id=st.st_ino, nlink=st.st_nlink, readonly=not st.st_mode & 0o200,
-                    hidden=name.startswith("."), sparse=sparse)
+                    hidden=name.startswith("."), sparse=meta.sparse and not d, ea_size=meta.ea_size,
+                    dos_attributes=attrs)
 
 
 SPARSE_XATTR = "user.nullsmb.sparse"  # rule 11
+TIMES_XATTR = "user.nullsmb.times"  # rule 12
+EA_PREFIX = "user."  # rule 13
+_PRIVATE_XATTRS = ("user.nullsmb.", "user.DOSATTRIB", "user.DosStream.", "user.SAMBA_PAI")
+_TIMES = struct.Struct("<qqqq")  # btime, ctime, the mtime they go with, DOS attributes (-1: none)
+_TIMES_V1 = struct.Struct("<qqq")
+_MAX_EAS = 0xFFFF  # bytes of packed FILE_FULL_EA_INFORMATION a file may carry (rule 13)
+
+
+def _is_ea(xname: str) -> bool:
+    return xname.startswith(EA_PREFIX) and not xname.startswith(_PRIVATE_XATTRS)
+
+
+def _read_meta(fd: int) -> _Meta:
+    """One listxattr; the attributes present are read (rules 11-13). No xattrs: no cost more."""
+    try:
+        names = os.listxattr(fd)
+    except OSError:
+        return _NO_META  # a file system without user xattrs
+    if not names:
+        return _NO_META
+    sparse, times, ea = False, (-1, -1, -1, -1), 0
+    for n in names:
+        try:
+            if n == SPARSE_XATTR:
+                sparse = os.getxattr(fd, n) == b"1"
+            elif n == TIMES_XATTR:
+                raw = os.getxattr(fd, n)
+                if len(raw) == _TIMES.size:
+                    times = _TIMES.unpack(raw)
+                elif len(raw) == _TIMES_V1.size:
+                    times = (*_TIMES_V1.unpack(raw), -1)
+            elif _is_ea(n):
+                ea += ea_entry_size(len(n) - len(EA_PREFIX), len(os.getxattr(fd, n)))
+        except OSError:
+            continue  # removed meanwhile
+    return _Meta(sparse, times[0], times[1], times[2], ea, times[3])
+
+
+def _setxattr_owned(fd: int, name: str, value: bytes | None) -> None:
+    """Set (or remove, None) a user xattr even on a READONLY file: the missing owner write bit
+    (rule 6) is lifted for the call and put back."""
+    def apply() -> None:
+        if value is None:
+            try:
+                os.removexattr(fd, name)
+            except OSError as err:
+                if err.errno != errno.ENODATA:
+                    raise
+        else:
+            os.setxattr(fd, name, value)
+    try:
+        apply()
+    except PermissionError:
+        mode = st_mod.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o200:
+            raise
+        os.fchmod(fd, mode | 0o200)
+        try:
+            apply()
+        finally:
+            os.fchmod(fd, mode)
 _FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
 _fallocate = getattr(_libc, "fallocate", None)
 if _fallocate is not None:
@@ -581,8 +683,7 @@ class LocalFS:
     async def stat(self, handle: LocalHandle) -> FileStat:
         with self._using(handle, "stat") as h:
             st = os.fstat(h.fd)
-            sparse = st_mod.S_ISREG(st.st_mode) and _is_sparse(h.fd)
-            return _to_stat(st, h.path[-1] if h.path else "", sparse)
+            return _to_stat(st, h.path[-1] if h.path else "", _read_meta(h.fd))
 
     def release(self, view: memoryview) -> None:
         """Give a view returned by ``read`` back to the pool after sending it (rule 8)."""
@@ -644,14 +745,44 @@ class LocalFS:
             os.ftruncate(h.fd, size)
 
     async def set_times(self, handle: LocalHandle, *, atime_ns: int | None,
-                        mtime_ns: int | None) -> None:
-        """None leaves a time unchanged (MS-FSA 2.1.5.14.2 FileBasicInformation)."""
+                        mtime_ns: int | None, btime_ns: int | None = None,
+                        ctime_ns: int | None = None) -> None:
+        """None leaves a time unchanged (MS-FSA 2.1.5.14.2 FileBasicInformation); creation and
+        change times go to ``user.nullsmb.times`` (rule 12)."""
         with self._using(handle, "set_times") as h:
             self._check_writable_share()
+            st = os.fstat(h.fd)
+            old = _read_meta(h.fd)
             if atime_ns is not None or mtime_ns is not None:
-                st = os.fstat(h.fd)
                 os.utime(h.fd, ns=(st.st_atime_ns if atime_ns is None else atime_ns,
                                    st.st_mtime_ns if mtime_ns is None else mtime_ns))
+            if btime_ns is None and ctime_ns is None and old.ctime_mtime < 0:
+                return
+            # what was valid before stays valid with the mtime set now (rule 12)
+            valid = old.ctime_mtime == st.st_mtime_ns
+            self._put_meta(h.fd, old.btime_ns if btime_ns is None else btime_ns,
+                           ctime_ns if ctime_ns is not None else (old.ctime_ns if valid else -1),
+                           st.st_mtime_ns if mtime_ns is None else mtime_ns,
+                           old.attrs | (0 if valid or old.attrs < 0 or h.is_dir else ARCHIVE))
+
+    @staticmethod
+    def _put_meta(fd: int, btime: int, ctime: int, mtime: int, attrs: int) -> None:
+        try:
+            _setxattr_owned(fd, TIMES_XATTR, _TIMES.pack(btime, ctime, mtime, attrs))
+        except OSError as err:
+            if err.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP):
+                raise
+            _log.debug("localfs: no user xattrs here; times and attributes not kept")
+
+    async def set_attributes(self, handle: LocalHandle, attributes: int) -> None:
+        """Rule 12: kept in ``user.nullsmb.times`` with the mtime they were set at."""
+        with self._using(handle, "set_attributes") as h:
+            self._check_writable_share()
+            st = os.fstat(h.fd)
+            old = _read_meta(h.fd)
+            valid = old.ctime_mtime == st.st_mtime_ns
+            self._put_meta(h.fd, old.btime_ns, old.ctime_ns if valid else -1, st.st_mtime_ns,
+                           attributes & SETTABLE_ATTRIBUTES)
 
     async def set_readonly(self, handle: LocalHandle, readonly: bool) -> None:
         """READONLY clears every write bit; clearing it restores the owner's only (rule 6)."""
@@ -774,14 +905,51 @@ class LocalFS:
         """Rule 11: the flag is the ``user.nullsmb.sparse`` extended attribute."""
         with self._using(handle, "set_sparse") as h:
             self._check_writable_share()
-            if sparse:
-                os.setxattr(h.fd, SPARSE_XATTR, b"1")
-            else:
+            _setxattr_owned(h.fd, SPARSE_XATTR, b"1" if sparse else None)
+
+    async def get_eas(self, handle: LocalHandle) -> list[tuple[str, bytes]]:
+        """Rule 13: the ``user.`` extended attributes but ours and Samba's private ones."""
+        with self._using(handle, "get_eas") as h:
+            try:
+                names = sorted(n for n in os.listxattr(h.fd) if _is_ea(n))
+            except OSError as err:
+                if err.errno in (errno.EOPNOTSUPP, errno.ENOTSUP):
+                    return []
+                raise
+            out = []
+            for n in names:
                 try:
-                    os.removexattr(h.fd, SPARSE_XATTR)
+                    out.append((n[len(EA_PREFIX):], os.getxattr(h.fd, n)))
                 except OSError as err:
                     if err.errno != errno.ENODATA:
                         raise
+            return out
+
+    async def set_eas(self, handle: LocalHandle, eas: list[tuple[str, bytes]]) -> None:
+        """Rule 13: case-insensitive names (a new spelling replaces the old), empty value removes;
+        over 64 KiB of EAs in all -> EA_TOO_LARGE, before anything changes."""
+        with self._using(handle, "set_eas") as h:
+            self._check_writable_share()
+            try:
+                present = {n[len(EA_PREFIX):].casefold(): n for n in os.listxattr(h.fd) if _is_ea(n)}
+            except OSError as err:
+                if err.errno in (errno.EOPNOTSUPP, errno.ENOTSUP):
+                    raise SmbError(S.STATUS_EAS_NOT_SUPPORTED, "no user xattrs here") from None
+                raise
+            sizes = {k: len(os.getxattr(h.fd, n)) for k, n in present.items()}
+            for name, value in eas:
+                sizes.pop(name.casefold(), None)
+                if value:
+                    sizes[name.casefold()] = len(value)
+            if sum(ea_entry_size(len(k), v) for k, v in sizes.items()) > _MAX_EAS:
+                raise SmbError(S.STATUS_EA_TOO_LARGE, "EAs over 64 KiB")
+            for name, value in eas:
+                old = present.pop(name.casefold(), None)
+                if old is not None and (not value or old != EA_PREFIX + name):
+                    _setxattr_owned(h.fd, old, None)
+                if value:
+                    _setxattr_owned(h.fd, EA_PREFIX + name, value)
+                    present[name.casefold()] = EA_PREFIX + name
 
     async def zero_range(self, handle: LocalHandle, offset: int, length: int, *,
                          deallocate: bool) -> None:
@@ -839,9 +1007,26 @@ def _list_sync(dir_fd: int) -> list[DirEntry]:
             except FileNotFoundError:
                 continue
             if st_mod.S_ISREG(st.st_mode) or st_mod.S_ISDIR(st.st_mode):
-                out.append(DirEntry(e.name, _to_stat(st, e.name)))
+                out.append(DirEntry(e.name, _to_stat(st, e.name, _entry_meta(sfd, e.name, st))))
     out.sort(key=lambda d: d.name)
     return out
+
+
+def _entry_meta(dir_fd: int, name: str, st: os.stat_result) -> _Meta:
+    """A listed entry's xattrs (rule 12-13: creation time and EaSize show in listings too):
+    opened beneath the directory fd, never following a symlink; unreadable -> none."""
+    flags = _O_READ_DIR if st_mod.S_ISDIR(st.st_mode) else (
+        os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        fd = os.open(name, flags | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except OSError:
+        return _NO_META
+    try:
+        if os.fstat(fd).st_ino != st.st_ino:
+            return _NO_META  # swapped meanwhile
+        return _read_meta(fd)
+    finally:
+        os.close(fd)
 
 
 def _rename_noreplace(src_fd: int, old: str, dst_fd: int, new: str) -> None:

@@ -23,7 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..status import NtStatus, SmbError
-from .base import CreateAction, CreateDisposition, DirEntry, FileStat, FsInfo
+from .base import (
+    ARCHIVE,
+    SETTABLE_ATTRIBUTES,
+    CreateAction,
+    CreateDisposition,
+    DirEntry,
+    FileStat,
+    FsInfo,
+    ea_entry_size,
+)
 from .path import is_valid_name
 
 __all__ = ["MemoryFS", "MemoryHandle"]
@@ -49,6 +58,10 @@ class _Node:
     mtime: int = 0
     ctime: int = 0
     btime: int = 0
+    eas: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # casefold -> (name, value)
+    attrs: int | None = None  # DOS attributes a client set (localfs rule 12)
+    version: int = 0  # data changes so far
+    attrs_version: int = 0  # ``version`` when they were set
 
     def __post_init__(self) -> None:
         self.atime = self.mtime = self.ctime = self.btime = self.now
@@ -173,6 +186,7 @@ class MemoryFS:
         node.ctime = now
         if data:
             node.mtime = now
+            node.version += 1
 
     @staticmethod
     def _use(h: object) -> MemoryHandle:
@@ -263,6 +277,9 @@ class MemoryFS:
             readonly=node.readonly,
             hidden=name.startswith("."),
             sparse=node.sparse,
+            ea_size=sum(ea_entry_size(len(n), len(v)) for n, v in node.eas.values()),
+            dos_attributes=None if node.attrs is None else node.attrs | (
+                0 if node.is_dir or node.version == node.attrs_version else ARCHIVE),
         )
 
     async def stat(self, handle: MemoryHandle) -> FileStat:
@@ -313,16 +330,47 @@ class MemoryFS:
         self._touch(h.node)
 
     async def set_times(self, handle: MemoryHandle, *, atime_ns: int | None,
-                        mtime_ns: int | None) -> None:
+                        mtime_ns: int | None, btime_ns: int | None = None,
+                        ctime_ns: int | None = None) -> None:
         h = self._use(handle)
         if self.read_only:
             raise _denied("read-only share")
-        if atime_ns is None and mtime_ns is None:
+        if atime_ns is None and mtime_ns is None and btime_ns is None and ctime_ns is None:
             return
         if atime_ns is not None:
             h.node.atime = atime_ns
         if mtime_ns is not None:
             h.node.mtime = mtime_ns
+        if btime_ns is not None:
+            h.node.btime = btime_ns
+        self._touch(h.node, data=False)
+        if ctime_ns is not None:
+            h.node.ctime = ctime_ns
+
+    async def set_attributes(self, handle: MemoryHandle, attributes: int) -> None:
+        h = self._use(handle)
+        if self.read_only:
+            raise _denied("read-only share")
+        h.node.attrs = attributes & SETTABLE_ATTRIBUTES
+        h.node.attrs_version = h.node.version
+        self._touch(h.node, data=False)
+
+    async def get_eas(self, handle: MemoryHandle) -> list[tuple[str, bytes]]:
+        return sorted(self._use(handle).node.eas.values())
+
+    async def set_eas(self, handle: MemoryHandle, eas: list[tuple[str, bytes]]) -> None:
+        """localfs rule 13: case-insensitive names, empty value removes, 64 KiB in all."""
+        h = self._use(handle)
+        if self.read_only:
+            raise _denied("read-only share")
+        new = dict(h.node.eas)
+        for name, value in eas:
+            new.pop(name.casefold(), None)
+            if value:
+                new[name.casefold()] = (name, bytes(value))
+        if sum(ea_entry_size(len(n), len(v)) for n, v in new.values()) > 0xFFFF:
+            raise SmbError(S.STATUS_EA_TOO_LARGE, "EAs over 64 KiB")
+        h.node.eas = new
         self._touch(h.node, data=False)
 
     async def set_readonly(self, handle: MemoryHandle, readonly: bool) -> None:

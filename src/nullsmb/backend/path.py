@@ -3,8 +3,9 @@
 Rules:
 1. A CREATE name is relative to the share root and backslash-separated (MS-SMB2 2.2.13).
    '/' is accepted as a separator too (Samba maps it; Windows would call it invalid).
-2. One leading separator is tolerated and stripped (macOS and some tools send it; Samba strips
-   it). Two leading separators (``\\\\server\\share``) -> OBJECT_NAME_INVALID.
+2. One leading separator is tolerated and stripped here (rename targets may carry it); the
+   SMB2 CREATE handler refuses it first with INVALID_PARAMETER (MS-SMB2 3.3.5.9, what Windows
+   and Samba answer). Two leading separators (``\\\\server\\share``) -> OBJECT_NAME_INVALID.
 3. One trailing separator is allowed ("this is a directory"): ``ParsedName.trailing_separator``
    tells the core, which answers OBJECT_NAME_INVALID for it with FILE_NON_DIRECTORY_FILE
    (MS-FSA 2.1.5.1). An empty component anywhere else (``a\\\\b``) -> OBJECT_NAME_INVALID.

@@ -43,6 +43,7 @@ class FileEntry:
     key: tuple[int, int]
     opens: list["Open"] = field(default_factory=list)
     delete_pending: bool = False
+    delete_ignores_readonly: bool = False  # FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE
     locks: list[Any] = field(default_factory=list)  # core.brlock.ByteRange
     lock_waiters: list["AsyncRequest"] = field(default_factory=list)  # blocking LOCKs
     open_waiters: list["AsyncRequest"] = field(default_factory=list)  # CREATEs awaiting breaks
@@ -97,9 +98,27 @@ class FileTable:
         self.watchers: list["Open"] = []  # directory opens with a CHANGE_NOTIFY watch
         self.durable: dict[int, "Open"] = {}  # disconnected durable opens by persistent id
         self.resume_keys: dict[bytes, "Open"] = {}  # server-side copy sources (fsctl.py)
+        # names added or removed per directory (id(share), casefolded path), for enumerations
+        # that continue over a change (handlers.directory rule 4); bounded: over the cap the
+        # counters restart under a new epoch
+        self.dir_changes: dict[tuple[int, str], int] = {}
+        self.dir_epoch = 0
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self.on_timer: Callable[[], None] | None = None  # the glue: "a new deadline"
+
+    # -- directory change stamps ------------------------------------------------------------
+    MAX_DIR_STAMPS = 4096
+
+    def names_changed(self, share: object, directory: str) -> None:
+        key = (id(share), directory.casefold())
+        self.dir_changes[key] = self.dir_changes.get(key, 0) + 1
+        if len(self.dir_changes) > self.MAX_DIR_STAMPS:
+            self.dir_changes.clear()
+            self.dir_epoch += 1
+
+    def dir_stamp(self, share: object, directory: str) -> tuple[int, int]:
+        return self.dir_epoch, self.dir_changes.get((id(share), directory.casefold()), 0)
 
     # -- entries ---------------------------------------------------------------------------
     def entry(self, key: tuple[int, int]) -> FileEntry:

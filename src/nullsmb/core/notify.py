@@ -88,6 +88,8 @@ def report(table: FileTable, share: "Share", path: str, action: int, *, dir_chan
     """Record a change of ``path`` (share-relative, backslashes) for every watch (rule 2).
 
     ``changed`` is the CompletionFilter bit(s) a MODIFIED action concerns."""
+    if action != NotifyAction.MODIFIED:
+        table.names_changed(share, path.strip("\\").rpartition("\\")[0])
     if not table.watchers:
         return
     target = [c for c in path.split("\\") if c]

@@ -39,7 +39,7 @@ from .files import FileEntry, FileTable
 if TYPE_CHECKING:
     from .state import Open
 
-__all__ = ["Lease", "break_for_open", "break_read_caching", "caching_of", "grant"]
+__all__ = ["Lease", "break_for_open", "break_read_caching", "caching_of", "grant_lease", "grant_oplock"]
 
 R, H, W = 0x1, 0x2, 0x4
 LEVEL_NONE, LEVEL_II, LEVEL_EXCLUSIVE, LEVEL_BATCH, LEVEL_LEASE = 0x00, 0x01, 0x08, 0x09, 0xFF

@@ -106,6 +106,7 @@ class Open:
     enum_pattern: str | None = None
     enum_entries: list | None = None
     enum_pos: int = 0
+    enum_stamp: tuple[int, int] = (0, 0)  # FileTable.dir_stamp when the listing was taken
     # sharing, caching and locking (MS-SMB2 3.3.1.10; MS-FSA 2.1.1.6 Open)
     share_access: int = 0
     conn: Any = None  # the ServerConnection that carries it: oplock breaks go there
@@ -123,6 +124,7 @@ class Open:
     app_instance_id: bytes = b""
     break_timer: Any = None  # the oplock break acknowledgment deadline (MS-SMB2 3.3.2.1)
     resume_key: bytes = b""  # FSCTL_SRV_REQUEST_RESUME_KEY (server-side copy source)
+    ea_index: int = 0  # the next EA a FileFullEaInformation query returns (MS-FSA 2.1.5.11.11)
     owner: tuple[str, str] = ("", "")  # (user, domain) casefolded: who may reconnect it
     expiry: Any = None  # a disconnected durable open's deadline (core.durable)
     closed: bool = False

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
 from .buffer import Reader, expect_structure_size
+from .header import HEADER_SIZE
 
 __all__ = [
     "InfoType",
@@ -62,8 +63,12 @@ class QueryInfoRequest:
         return cls(itype, iclass, out_len, data, addl, flags, fid)
 
     def encode(self) -> bytes:
-        return _QI_REQ.pack(41, self.info_type, self.info_class, self.output_buffer_length, 0, 0,
-                            0, self.additional_information, self.flags, self.file_id) + b"\x00"
+        if not self.input:
+            return _QI_REQ.pack(41, self.info_type, self.info_class, self.output_buffer_length, 0,
+                                0, 0, self.additional_information, self.flags, self.file_id) + b"\x00"
+        return _QI_REQ.pack(41, self.info_type, self.info_class, self.output_buffer_length,
+                            HEADER_SIZE + _QI_REQ.size, 0, len(self.input),
+                            self.additional_information, self.flags, self.file_id) + self.input
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,15 +7,21 @@ from ...wire.fscc import FileAttributes, FileTimes, filetime
 
 
 def attributes_of(st: FileStat) -> int:
-    """MS-FSCC 2.6: DIRECTORY or ARCHIVE, plus READONLY, HIDDEN and SPARSE_FILE where true."""
-    attrs = FileAttributes.DIRECTORY if st.is_dir else FileAttributes.ARCHIVE
+    """MS-FSCC 2.6: the attributes a client set (else ARCHIVE for a file, HIDDEN for a dot
+    name), plus DIRECTORY, READONLY and SPARSE_FILE where true; a file with none is NORMAL."""
+    if st.dos_attributes is not None:
+        attrs = FileAttributes(st.dos_attributes)
+    else:
+        attrs = FileAttributes(0) if st.is_dir else FileAttributes.ARCHIVE
+        if st.hidden:
+            attrs |= FileAttributes.HIDDEN
+    if st.is_dir:
+        attrs |= FileAttributes.DIRECTORY
     if st.readonly and not st.is_dir:
         attrs |= FileAttributes.READONLY
-    if st.hidden:
-        attrs |= FileAttributes.HIDDEN
     if st.sparse and not st.is_dir:
         attrs |= FileAttributes.SPARSE_FILE
-    return int(attrs)
+    return int(attrs) or int(FileAttributes.NORMAL)
 
 
 def file_times(st: FileStat) -> FileTimes:
@@ -30,4 +36,5 @@ def file_times(st: FileStat) -> FileTimes:
         file_id=st.file_id,
         nlink=st.nlink,
         is_dir=st.is_dir,
+        ea_size=st.ea_size,
     )

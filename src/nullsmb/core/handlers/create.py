@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-from ...backend.base import CreateAction, CreateDisposition
+from ...backend.base import SETTABLE_ATTRIBUTES, CreateAction, CreateDisposition, ea_entry_size
 from ...backend.path import parse_name
 from ...policy.null_session import Right, may_open_pipe, normalize_pipe
 from ...status import NtStatus, SmbError
@@ -37,9 +37,11 @@ from ...wire.create import (
     CreateResponse,
     map_generic,
 )
+from ...wire import fscc
 from ...wire.fscc import FileAttributes
 from ...wire.contexts import (
     ALLOCATION_SIZE,
+    EXTENDED_ATTRIBUTES,
     DURABLE_V1,
     DURABLE_V1_RECONNECT,
     DURABLE_V1_RESPONSE,
@@ -158,6 +160,9 @@ async def _create_file(ctx: RequestContext, req: CreateRequest,
     if opts & CreateOptions.OPEN_BY_FILE_ID:
         raise SmbError(NtStatus.STATUS_NOT_SUPPORTED)
     target = req.name
+    if req.name.startswith("\\"):
+        # MS-SMB2 3.3.5.9: a name starting with a separator is STATUS_INVALID_PARAMETER
+        raise SmbError(NtStatus.STATUS_INVALID_PARAMETER, "CREATE name starts with a separator")
     try:
         granted = _granted(req, tree.maximal_access)
         disposition = CreateDisposition(req.disposition)
@@ -176,6 +181,7 @@ async def _create_file(ctx: RequestContext, req: CreateRequest,
         if parsed.default_stream and want_dir is True:
             raise SmbError(NtStatus.STATUS_NOT_A_DIRECTORY)
         lease_req = _lease_request(ctx, req)
+        eas = _ea_request(req)
         write = bool(granted & WRITE_RIGHTS) or disposition != CreateDisposition.OPEN
         await durable.purge_path(ctx.server, tree.share, path)
         handle, action = await backend.create(path, _TRUNCATING.get(disposition, disposition),
@@ -194,7 +200,32 @@ async def _create_file(ctx: RequestContext, req: CreateRequest,
     st, entry, action = opened
     if action == CreateAction.CREATED and not st.is_dir:
         st = await _initial_state(ctx, req, handle, st)
+    if action != CreateAction.OPENED and (eas or st.ea_size):
+        st = await _replace_eas(backend, handle, eas, action)
     return _register(ctx, req, handle, st, entry, action, granted, lease_req, path)
+
+
+def _ea_request(req: CreateRequest) -> list[tuple[str, bytes]]:
+    """The ExtA context (MS-SMB2 2.2.13.2.1): validated before anything is created."""
+    ctx = req.context(EXTENDED_ATTRIBUTES)
+    if ctx is None:
+        return []
+    eas = [(n, v) for n, v in fscc.parse_full_ea(ctx.data) if v]
+    if sum(ea_entry_size(len(n), len(v)) for n, v in eas) > 0xFFFF:
+        raise SmbError(NtStatus.STATUS_EA_TOO_LARGE)
+    return eas
+
+
+async def _replace_eas(backend, handle, eas: list[tuple[str, bytes]], action: CreateAction):
+    """A created file takes the ExtA EAs; an overwritten or superseded one loses its old EAs
+    for them (MS-FSA 2.1.5.1.2.1)."""
+    if action != CreateAction.CREATED:
+        old = await backend.get_eas(handle)
+        if old:
+            await backend.set_eas(handle, [(n, b"") for n, _v in old])
+    if eas:
+        await backend.set_eas(handle, eas)
+    return await backend.stat(handle)
 
 
 async def _initial_state(ctx: RequestContext, req: CreateRequest, handle, st):
@@ -211,6 +242,11 @@ async def _initial_state(ctx: RequestContext, req: CreateRequest, handle, st):
             changed = True
     if req.file_attributes & FileAttributes.READONLY:
         await backend.set_readonly(handle, True)
+        changed = True
+    if req.file_attributes & SETTABLE_ATTRIBUTES & ~FileAttributes.ARCHIVE:
+        # MS-FSA 2.1.5.1.1: a new file has the attributes asked for, and ARCHIVE
+        await backend.set_attributes(handle, (req.file_attributes & SETTABLE_ATTRIBUTES)
+                                     | FileAttributes.ARCHIVE)
         changed = True
     return await backend.stat(handle) if changed else st
 
@@ -241,6 +277,10 @@ async def _settle(ctx: RequestContext, req: CreateRequest, areq: "AsyncRequest |
             if st.readonly:
                 raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "READONLY file cannot be overwritten")
         if existed and req.options & CreateOptions.DELETE_ON_CLOSE and st.readonly and not st.is_dir:
+            raise SmbError(NtStatus.STATUS_CANNOT_DELETE)
+        if (not existed and not st.is_dir and req.options & CreateOptions.DELETE_ON_CLOSE
+                and req.file_attributes & FileAttributes.READONLY):
+            await backend.delete(handle)  # MS-FSA 2.1.5.1.1: a new read-only file can't be DOC
             raise SmbError(NtStatus.STATUS_CANNOT_DELETE)
         lease_id = (ctx.conn.neg.client_guid, lease_req.key) if lease_req is not None else None
         known = table.leases.get(lease_id) if lease_id is not None else None
@@ -473,6 +513,8 @@ async def release_open(server, op: Open) -> None:
         if entry.delete_pending and not entry.opens:
             entry.delete_pending = False
             try:
+                if entry.delete_ignores_readonly and not op.is_dir:
+                    await backend.set_readonly(op.handle, False)
                 await backend.delete(op.handle)
                 notify.report(table, op.tree.share, op.path,
                               notify.NotifyAction.REMOVED, dir_change=op.is_dir)

@@ -5,6 +5,9 @@ Rules:
    pieces that fit OutputBufferLength; '.' and '..' come first, as on Windows and Samba.
 2. Matching is case-insensitive; ``*``, ``?``, ``<``, ``>`` and ``"`` follow MS-FSA.
 3. No match on the first call is STATUS_NO_SUCH_FILE; the end of a listing STATUS_NO_MORE_FILES.
+4. A scan continued after names were added or removed in the directory through this server
+   (``FileTable.dir_stamp``) re-reads it: entries gone since are not returned, the rest carry
+   fresh figures (Windows and Samba don't return files deleted meanwhile either).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from ...wire.create import AccessMask
 from ...wire.fscc import DIRECTORY_CLASSES, encode_dir_entries
 from ...wire.info import QueryDirectoryFlags, QueryDirectoryRequest, encode_buffer_response
 from ..context import Reply, RequestContext
+from ..files import files_of
 from .common import file_times
+from .info import short_name
 
 WILDCARDS = frozenset("*?<>\"")
 
@@ -43,6 +48,21 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.IGNORECASE | re.DOTALL)
 
 
+def _listed_short_name(name: str) -> str:
+    """MS-FSCC 2.4.8: ShortName is empty when the name is valid 8.3 itself (and for . and ..)."""
+    if name in (".", ".."):
+        return ""
+    short = short_name(name)
+    return "" if short == name else short
+
+
+async def _listing(backend, op) -> list:
+    here = file_times(await backend.stat(op.handle))
+    listing = [(".", here), ("..", here)]
+    listing += [(e.name, file_times(e.stat)) for e in await backend.list_dir(op.handle)]
+    return listing
+
+
 def matches(pattern: str, name: str) -> bool:
     if pattern in ("", "*", "<", "*.*"):
         return True
@@ -65,22 +85,26 @@ async def handle_query_directory(ctx: RequestContext, req: QueryDirectoryRequest
     backend = op.tree.share.backend
     assert backend is not None
     restart = req.flags & (QueryDirectoryFlags.RESTART_SCANS | QueryDirectoryFlags.REOPEN)
+    table = files_of(ctx.server)
+    stamp = table.dir_stamp(op.tree.share, op.path)
     if op.enum_entries is None or restart:
         pattern = req.pattern or "*"
-        here = file_times(await backend.stat(op.handle))
-        listing = [(".", here), ("..", here)]
-        listing += [(e.name, file_times(e.stat)) for e in await backend.list_dir(op.handle)]
         op.enum_pattern = pattern
-        op.enum_entries = [(n, t) for n, t in listing if matches(pattern, n)]
+        op.enum_entries = [(n, t) for n, t in await _listing(backend, op) if matches(pattern, n)]
         op.enum_pos = 0
+        op.enum_stamp = stamp
         if not op.enum_entries:
             raise SmbError(NtStatus.STATUS_NO_SUCH_FILE)
+    elif op.enum_stamp != stamp:  # rule 4
+        fresh = dict(await _listing(backend, op))
+        rest = [(n, fresh[n]) for n, _t in op.enum_entries[op.enum_pos:] if n in fresh]
+        op.enum_entries, op.enum_pos, op.enum_stamp = rest, 0, stamp
     remaining = op.enum_entries[op.enum_pos:]
     if not remaining:
         raise SmbError(NtStatus.STATUS_NO_MORE_FILES)
     limit = min(req.output_buffer_length, ctx.conn.neg.max_transact)
     single = bool(req.flags & QueryDirectoryFlags.RETURN_SINGLE_ENTRY)
-    data, used = encode_dir_entries(req.info_class, remaining, limit, single)
+    data, used = encode_dir_entries(req.info_class, remaining, limit, single, _listed_short_name)
     if used == 0:
         raise SmbError(NtStatus.STATUS_INFO_LENGTH_MISMATCH)
     op.enum_pos += used
