@@ -17,6 +17,7 @@ Rules (MS-SMB2 3.3.5.2, in this order, for every message of a PDU):
 
 from __future__ import annotations
 
+import itertools
 import logging
 import struct
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ USES_FILE_ID = frozenset({
 })
 # Commands that run without a valid session.
 NO_SESSION = frozenset({Command.NEGOTIATE, Command.SESSION_SETUP, Command.ECHO, Command.CANCEL})
+
+
+_SERIALS = itertools.count(1)
 
 
 @dataclass(slots=True)
@@ -152,6 +156,7 @@ class ServerConnection:
         self.on_output: Callable[[], None] | None = None  # the glue: "outbox is not empty"
         self.closed = False
         self.connected_at = server.clock()
+        self.serial = next(_SERIALS)  # the order connections came in (oplock: the oldest is told)
         self.last_activity = self.connected_at
         from .dispatch import run_message
 

@@ -19,8 +19,11 @@ Rules:
    state that could be granted whole, and never while it breaks; the epoch (v2) counts changes.
 4. Writes, truncation and byte-range locks remove R-only caching from the other opens without
    acknowledgment (a break from LEVEL_II or from R needs none, MS-SMB2 2.2.24.1).
-5. A break that needs acknowledgment gets BREAK_TIMEOUT seconds (MS-SMB2 3.3.2.1; Windows and
-   Samba use 35 s); then the server lowers the caching itself and the waiters go on.
+5. A break that needs acknowledgment gets BREAK_TIMEOUT seconds (MS-SMB2 3.3.2.1, 3.3.2.5;
+   Windows and Samba use 35 s); then the caching drops to NONE and the waiters go on. A lease
+   conflict that comes while its break is out is announced once that break is acknowledged,
+   in steps (what is above READ first, READ last) and under the same epoch, as Windows does.
+7. A rename breaks the handle caching of the other leases on the file (``break_for_rename``).
 6. Notifications carry MessageId 0xFFFFFFFFFFFFFFFF, SessionId 0 and TreeId 0, are never
    signed, and are encrypted when the holder's session encrypts (MS-SMB2 3.3.4.6, 3.3.4.7).
 """
@@ -39,7 +42,8 @@ from .files import FileEntry, FileTable
 if TYPE_CHECKING:
     from .state import Open
 
-__all__ = ["Lease", "break_for_open", "break_read_caching", "caching_of", "grant_lease", "grant_oplock"]
+__all__ = ["Lease", "break_for_open", "break_for_rename", "break_read_caching", "caching_of",
+           "grant_lease", "grant_oplock"]
 
 R, H, W = 0x1, 0x2, 0x4
 LEVEL_NONE, LEVEL_II, LEVEL_EXCLUSIVE, LEVEL_BATCH, LEVEL_LEASE = 0x00, 0x01, 0x08, 0x09, 0xFF
@@ -134,6 +138,17 @@ def break_for_open(table: FileTable, entry: FileEntry, access: int, *, overwrite
     return delay
 
 
+def break_for_rename(table: FileTable, entry: FileEntry, renamer: "Open", now: float) -> None:
+    """Rule 7: a rename takes H away from every other lease on the file (their cached handles
+    would name the old path); the renamer's own lease keeps its state."""
+    lease_id = (renamer.lease.client_guid, renamer.lease.key) if renamer.lease is not None else None
+    for other in list(entry.opens):
+        if other.closed or other.lease is None or _same_lease(other, lease_id):
+            continue
+        if other.lease.state & H:
+            _break_lease(table, other.lease, other.lease.state & ~H, now)
+
+
 def break_read_caching(table: FileTable, entry: FileEntry, writer: "Open | None", now: float) -> None:
     """Rule 4: a write, truncation or byte-range lock through ``writer`` (whose own LEVEL_II
     oplock breaks too; its own lease does not)."""
@@ -161,9 +176,9 @@ def send_break(table: FileTable, op: "Open", to: int, now: float) -> None:
     op.oplock_breaking_to = target
     _notify_oplock(op, target)
 
-    async def expire() -> None:
+    async def expire() -> None:  # MS-SMB2 3.3.2.1: no acknowledgment in time -> NONE
         if op.oplock_breaking_to is not None and not op.closed:
-            op.oplock_level = op.oplock_breaking_to
+            op.oplock_level = LEVEL_NONE
             op.oplock_breaking_to = None
             op.break_timer = None
             if op.file is not None:
@@ -172,22 +187,22 @@ def send_break(table: FileTable, op: "Open", to: int, now: float) -> None:
     op.break_timer = table.add_timer(now + BREAK_TIMEOUT, expire)
 
 
-def _break_lease(table: FileTable, lease: Lease, to: int, now: float) -> None:
+def _break_lease(table: FileTable, lease: Lease, to: int, now: float, *, new_epoch: bool = True) -> None:
     if lease.breaking:
-        lease.breaking_to_required &= to
+        lease.breaking_to_required &= to  # told when the pending break is acknowledged
         return
     if not lease.state & ~to:
         return
-    if lease.version == 2:
+    if lease.version == 2 and new_epoch:
         lease.epoch += 1
     if lease.state & (W | H):
         lease.breaking = True
         lease.breaking_to = lease.breaking_to_required = to
         _notify_lease(lease, lease.state, to, BREAK_ACK_REQUIRED)
 
-        async def expire() -> None:
+        async def expire() -> None:  # MS-SMB2 3.3.2.5: no acknowledgment in time -> NONE
             if lease.breaking:
-                lease.state = lease.breaking_to_required
+                lease.state = 0
                 lease.breaking = False
                 lease.timer = None
                 await wake_open_waiters(lease.file)
@@ -209,8 +224,14 @@ def ack_lease(table: FileTable, lease: Lease, state: int, now: float) -> None:
         lease.timer.cancel()  # type: ignore[attr-defined]
         lease.timer = None
     lease.breaking = False
-    if state & ~lease.breaking_to_required:
-        _break_lease(table, lease, lease.breaking_to_required, now)  # a later conflict
+    required = lease.breaking_to_required
+    if state & ~required:  # a conflict that came while the break was out
+        # in steps, as Windows (and Samba) do: what is left above READ goes first, READ last;
+        # the same epoch: it is still the break the client was told of
+        step = required | (R if state & ~R else 0)
+        _break_lease(table, lease, step, now, new_epoch=False)
+        if lease.breaking:
+            lease.breaking_to_required = required
 
 
 def _session_of(op: "Open"):
@@ -235,6 +256,12 @@ def _notify_lease(lease: Lease, current: int, new: int, flags: int) -> None:
     if holder is None:
         return
     conn = holder.conn
+    if not (holder.session and holder.session.encrypt_data):
+        # the lease is the client's (ClientGuid), not one connection's: like Samba, tell the
+        # client's oldest connection (MS-SMB2 3.3.4.7 leaves the choice to the server)
+        conn = min((c for c in conn.server.connections
+                    if not c.closed and c.neg.client_guid == lease.client_guid),
+                   key=lambda c: c.serial, default=conn)
     header = pack_header(command=Command.OPLOCK_BREAK, status=0, message_id=NO_MESSAGE_ID,
                          session_id=0, flags=HeaderFlags.SERVER_TO_REDIR)
     session = holder.session

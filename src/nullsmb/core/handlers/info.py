@@ -342,6 +342,8 @@ async def _set_rename(ctx: RequestContext, op: Open, buf: bytes) -> None:
         decision = may_connect_share(session.principal, share.name, share.access, ctx.server.policy)
         if not decision.allowed or decision.right is Right.READ:
             raise SmbError(NtStatus.STATUS_ACCESS_DENIED, "no write access to the share")
+    if op.file is not None:
+        oplock.break_for_rename(table, op.file, op, ctx.server.clock())
     await backend.rename(op.handle, target, replace=bool(replace))
     op.path = "\\".join(op.handle.path)
     if op.file is not None:  # every handle of the file follows it (localfs rule 10)

@@ -66,7 +66,8 @@ async def handle_oplock_break(ctx: RequestContext, ack: OplockBreakAck | LeaseBr
             raise SmbError(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND, "no such lease")
         oplock.ack_lease(table, lease, ack.lease_state, now)
         await oplock.wake_open_waiters(lease.file)
-        return Reply.of(encode_lease_break_response(ack.lease_key, lease.state))
+        # MS-SMB2 3.3.5.22.2: the state acknowledged (a further break may already be out)
+        return Reply.of(encode_lease_break_response(ack.lease_key, ack.lease_state))
     op = ctx.open_for(ack.file_id)
     target = op.oplock_breaking_to
     if target is None:
