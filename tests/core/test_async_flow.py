@@ -22,7 +22,7 @@ from nullsmb.wire.oplock import encode_oplock_ack
 from nullsmb.client.connection import FILE_ID_RELATED, Outgoing
 
 from conftest import Pair
-from test_session_flow import body_of, close, connected, user, write
+from test_session_flow import body_of, close, connected, read, user, write
 
 S = NtStatus
 ALL = 0x001F01FF
@@ -232,3 +232,22 @@ async def test_related_notify_after_create_is_the_last_request() -> None:
                            notify_req(tid, FILE_ID_RELATED), related=True)
     assert [r.status for r in rsps] == [S.STATUS_SUCCESS]  # the notify pends (interim absorbed)
     assert len(pair.server.async_requests) == 1
+
+
+async def test_only_a_failed_create_carries_through_a_related_chain() -> None:
+    """MS-SMB2 3.3.5.2.7.2 as Windows and Samba do it (smbtorture smb2.compound.related5/6/8)."""
+    pair = Pair()
+    tid = await connected(pair, **user())
+    fid = (await opened(pair, tid, "chain.dat")).file_id
+    (await pair.one(write(tid, fid, b"x" * 64))).raise_for_status()
+    rsps = await pair.call(create(tid, "chain.dat", access=0x1, disposition=1),  # READ_DATA only
+                           read(tid, FILE_ID_RELATED, 1), write(tid, FILE_ID_RELATED, b"y"),
+                           read(tid, FILE_ID_RELATED, 1), close(tid, FILE_ID_RELATED), related=True)
+    assert [r.status for r in rsps] == [S.STATUS_SUCCESS, S.STATUS_SUCCESS, S.STATUS_ACCESS_DENIED,
+                                        S.STATUS_SUCCESS, S.STATUS_SUCCESS]
+    rsps = await pair.call(create(tid, "missing.dat", disposition=1), read(tid, FILE_ID_RELATED, 1),
+                           close(tid, FILE_ID_RELATED), related=True)
+    assert [r.status for r in rsps] == [S.STATUS_OBJECT_NAME_NOT_FOUND] * 3
+    # an earlier message left no open to inherit: FILE_CLOSED (related5), not INVALID_PARAMETER
+    rsps = await pair.call(close(tid, b"\x01" * 16), read(tid, FILE_ID_RELATED, 1), related=True)
+    assert [r.status for r in rsps] == [S.STATUS_FILE_CLOSED] * 2

@@ -7,7 +7,9 @@ Rules (MS-SMB2 3.3.5.2, in this order, for every message of a PDU):
 3. MessageId within the credit window, each id once (3.3.5.2.3); else drop.
 4. CreditCharge covers the payload on LARGE_MTU dialects (3.3.5.2.5); else INVALID_PARAMETER.
 5. Session lookup (3.3.5.2.9), signature (3.3.5.2.4), tree lookup (3.3.5.2.11).
-6. Related messages inherit session, tree and FileId; a failure propagates (3.3.5.2.7.2).
+6. Related messages inherit session, tree and FileId; a failed CREATE's status propagates to
+   the related messages that need its FileId (3.3.5.2.7.2), as on Windows and Samba: other
+   failures do not (smbtorture smb2.compound.related6: a denied WRITE, then a READ succeeds).
 7. Responses: each message padded to 8 bytes, signed separately; one transform header for an
    encrypted compound (3.3.4.1.3, 3.3.4.1.4).
 8. A handler may answer later (``asyncops.Pending``): the message's response is then the
@@ -61,7 +63,7 @@ NEEDS_TREE = frozenset({
     Command.WRITE, Command.LOCK, Command.IOCTL, Command.QUERY_DIRECTORY, Command.CHANGE_NOTIFY,
     Command.QUERY_INFO, Command.SET_INFO,
 })
-# Commands that carry a FileId (a related one inherits the previous failure).
+# Commands that carry a FileId (a related one inherits a failed CREATE's status, rule 6).
 USES_FILE_ID = frozenset({
     Command.CLOSE, Command.FLUSH, Command.READ, Command.WRITE, Command.LOCK, Command.IOCTL,
     Command.QUERY_DIRECTORY, Command.CHANGE_NOTIFY, Command.QUERY_INFO, Command.SET_INFO,
@@ -243,8 +245,10 @@ class ServerConnection:
                 status = NtStatus.STATUS_INTERNAL_ERROR
                 reply = _ERROR_REPLY_INTERNAL
                 carried = NtStatus.STATUS_SUCCESS  # the next related request still runs
+            elif forced is not None or hdr.command == Command.CREATE:
+                carried = status  # rule 6: a CREATE's failure (and its propagation) carries on
             else:
-                carried = status
+                carried = NtStatus.STATUS_SUCCESS
             if areq is not None:  # rule 8: the interim response, never signed (3.3.4.2)
                 signed = False
                 parts = self._response_message(ctx, status, _INTERIM, signed_by=None,
@@ -447,8 +451,9 @@ class ServerConnection:
     def lookup_open(self, ctx: RequestContext, file_id: bytes) -> Open:
         if file_id == FILE_ID_ANY and ctx.header.is_related:
             if ctx.related_file_id is None:
-                # MS-SMB2 3.3.5.2.7.2: no open to inherit in this compound
-                raise SmbError(NtStatus.STATUS_INVALID_PARAMETER)
+                # no open to inherit from the earlier messages (a first message that is related
+                # already failed INVALID_PARAMETER, rule 6): FILE_CLOSED, as Windows and Samba
+                raise SmbError(NtStatus.STATUS_FILE_CLOSED)
             file_id = ctx.related_file_id
         session = ctx.session
         if session is None:
