@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import struct
 
+import pytest
+
 from nullsmb.core import oplock
 from nullsmb.core.files import files_of
 from nullsmb.status import NtStatus
@@ -251,3 +253,21 @@ async def test_only_a_failed_create_carries_through_a_related_chain() -> None:
     # an earlier message left no open to inherit: FILE_CLOSED (related5), not INVALID_PARAMETER
     rsps = await pair.call(close(tid, b"\x01" * 16), read(tid, FILE_ID_RELATED, 1), related=True)
     assert [r.status for r in rsps] == [S.STATUS_FILE_CLOSED] * 2
+
+
+@pytest.mark.parametrize(("dialect", "replayed"), [(0x0311, True), (0x0210, False)])
+async def test_lock_sequence_replay_on_3x_opens(dialect: int, replayed: bool) -> None:
+    """MS-SMB2 3.3.5.14: on 3.x every open keeps LockSequence; on 2.1 only durable ones."""
+    pair = Pair(dialects=[dialect])
+    tid = await connected(pair, **user())
+    h = (await opened(pair, tid, "seq.dat")).file_id
+    (await pair.one(write(tid, h, b"x" * 100))).raise_for_status()
+    seq = (1 << 4) | 3  # LockSequenceIndex 1, LockSequenceNumber 3
+
+    def locked(flags: int) -> Outgoing:
+        return Outgoing(Command.LOCK, LockRequest(seq, h, (LockElement(0, 10, flags),)).encode(), tree_id=tid)
+
+    excl = LockFlags.EXCLUSIVE | LockFlags.FAIL_IMMEDIATELY
+    assert (await pair.one(locked(excl))).status == S.STATUS_SUCCESS
+    again = await pair.one(locked(excl))  # the same sequence again: a replay, not a new lock
+    assert again.status == (S.STATUS_SUCCESS if replayed else S.STATUS_LOCK_NOT_GRANTED)

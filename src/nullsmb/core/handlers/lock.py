@@ -13,9 +13,10 @@ Rules:
 4. A single blocking lock that conflicts goes async until it is granted, cancelled
    (STATUS_CANCELLED) or its open closes (STATUS_RANGE_NOT_LOCKED; ``core.brlock``).
 5. A granted lock breaks the other opens' LEVEL_II oplocks and R leases (MS-FSA 2.1.5.7).
-6. Lock sequence replay (MS-SMB2 3.3.5.14, dialect 2.1 and later on durable or resilient
-   opens): a request whose LockSequenceIndex (1..64) already holds its LockSequenceNumber is
-   answered with success and not applied again; a successful request records it.
+6. Lock sequence replay (MS-SMB2 3.3.5.14: every open on the 3.x dialects, durable opens on
+   2.1, as Samba; resilient handles are not offered): a request whose LockSequenceIndex
+   (1..64) already holds its LockSequenceNumber is answered with success and not applied
+   again; a successful request records it.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ async def handle_lock(ctx: RequestContext, req: LockRequest) -> Reply:
 def _sequenced(ctx: RequestContext, op, req: LockRequest) -> bool:
     """Rule 6: does this open keep lock sequences?"""
     index = req.sequence_index
-    return 1 <= index <= 64 and ctx.conn.neg.dialect >= 0x0210 and op.durable
+    dialect = ctx.conn.neg.dialect
+    return 1 <= index <= 64 and (dialect >= 0x0300 or (dialect == 0x0210 and op.durable))
 
 
 def _replayed(ctx: RequestContext, op, req: LockRequest) -> bool:
