@@ -216,7 +216,8 @@ def start_admin_server(workdir: Path) -> AdminServer:
                                 cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
     server = AdminServer(smb_port, admin_port, workdir, config, proc)
     deadline = time.monotonic() + 15
-    while not (port_accepts(smb_port) and port_accepts(admin_port)):
+    # Listening comes before the start-up banner; wait for both so tests read a whole banner.
+    while not (port_accepts(smb_port) and port_accepts(admin_port) and "admin: http" in server.stdout()):
         if proc.poll() is not None or time.monotonic() > deadline:
             stop_admin_server(server)
             pytest.fail(f"server did not start\n{server.stdout()}\n{server.stderr()}")
