@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["NtStatus", "SmbError", "MalformedMessage"]
+__all__ = ["NtStatus", "SmbError", "MalformedMessage", "WERROR_NAMES", "ntstatus_name", "werror_name"]
 
 
 class NtStatus(IntEnum):
@@ -21,9 +21,12 @@ class NtStatus(IntEnum):
 
     STATUS_SUCCESS = 0x00000000
     STATUS_PENDING = 0x00000103
+    STATUS_MORE_ENTRIES = 0x00000105
+    STATUS_SOME_NOT_MAPPED = 0x00000107
     STATUS_NOTIFY_ENUM_DIR = 0x0000010C
     STATUS_BUFFER_OVERFLOW = 0x80000005
     STATUS_NO_MORE_FILES = 0x80000006
+    STATUS_NO_MORE_ENTRIES = 0x8000001A
     STATUS_UNSUCCESSFUL = 0xC0000001
     STATUS_NOT_IMPLEMENTED = 0xC0000002
     STATUS_INVALID_INFO_CLASS = 0xC0000003
@@ -140,3 +143,60 @@ class SmbError(Exception):
         self.status = int(status)
         self.error_data = error_data
         super().__init__(message or NtStatus.name_of(self.status))
+
+
+# MS-ERREF 2.3.1 names of statuses RPC operations and remote servers return besides those above
+# (informational returns of enumerations and lookups, SAM/LSA errors, RPC runtime statuses).
+_OTHER_NTSTATUS = {
+    0xC000005E: "STATUS_NO_LOGON_SERVERS",
+    0xC0000066: "STATUS_NO_SUCH_GROUP",
+    0xC000006F: "STATUS_INVALID_LOGON_HOURS",
+    0xC0000070: "STATUS_INVALID_WORKSTATION",
+    0xC0000071: "STATUS_PASSWORD_EXPIRED",
+    0xC0000078: "STATUS_INVALID_SID",
+    0xC00000DC: "STATUS_INVALID_SERVER_STATE",
+    0xC00000DD: "STATUS_INVALID_DOMAIN_STATE",
+    0xC00000DF: "STATUS_NO_SUCH_DOMAIN",
+    0xC0000151: "STATUS_NO_SUCH_ALIAS",
+    0xC0000152: "STATUS_MEMBER_NOT_IN_ALIAS",
+    0xC000015B: "STATUS_LOGON_TYPE_NOT_GRANTED",
+    0xC000017A: "STATUS_NO_SUCH_MEMBER",
+    0xC0000193: "STATUS_ACCOUNT_EXPIRED",
+    0xC0000224: "STATUS_PASSWORD_MUST_CHANGE",
+    0xC0000234: "STATUS_ACCOUNT_LOCKED_OUT",
+    0xC002002E: "RPC_NT_PROCNUM_OUT_OF_RANGE",
+    0xC0020030: "RPC_NT_SS_CONTEXT_MISMATCH",
+}
+
+# MS-ERREF 2.2 Win32 errors (and the NERR_ values of LAN Manager) as Samba spells them.
+WERROR_NAMES = {
+    0: "WERR_OK",
+    2: "WERR_FILE_NOT_FOUND",
+    5: "WERR_ACCESS_DENIED",
+    8: "WERR_NOT_ENOUGH_MEMORY",
+    50: "WERR_NOT_SUPPORTED",
+    53: "WERR_BAD_NETPATH",
+    87: "WERR_INVALID_PARAMETER",
+    122: "WERR_INSUFFICIENT_BUFFER",
+    123: "WERR_INVALID_NAME",
+    124: "WERR_INVALID_LEVEL",
+    234: "WERR_MORE_DATA",
+    259: "WERR_NO_MORE_ITEMS",
+    1722: "WERR_RPC_S_SERVER_UNAVAILABLE",
+    2221: "NERR_UserNotFound",
+    2310: "NERR_NetNameNotFound",
+    2312: "NERR_ClientNameNotFound",
+}
+
+
+def ntstatus_name(code: int) -> str:
+    """The MS-ERREF 2.3 name of an NTSTATUS; ``NTSTATUS 0x...`` when not listed here."""
+    try:
+        return NtStatus(code).name
+    except ValueError:
+        return _OTHER_NTSTATUS.get(code, f"NTSTATUS 0x{code:08X}")
+
+
+def werror_name(code: int) -> str:
+    """The MS-ERREF 2.2 name of a Win32 error as Samba spells it; ``WERROR 0x...`` when not listed."""
+    return WERROR_NAMES.get(code, f"WERROR 0x{code:08X}")

@@ -67,7 +67,7 @@ from ..rpc.pdu import (
     decode_pdu,
     fragment_request,
 )
-from ..status import MalformedMessage, NtStatus
+from ..status import WERROR_NAMES, MalformedMessage, NtStatus, ntstatus_name, werror_name
 from ..wire.create import AccessMask, ShareAccess
 from ..wire.header import HEADER_SIZE as SMB2_HEADER_SIZE
 from ..wire.header import Command
@@ -96,49 +96,10 @@ _OVERFLOW = NtStatus.STATUS_BUFFER_OVERFLOW
 
 # -- status names (MS-ERREF 2.2 Win32, 2.3 NTSTATUS) ------------------------------------------------
 
-_EXTRA_NTSTATUS = {
-    0x00000105: "STATUS_MORE_ENTRIES",
-    0x00000107: "STATUS_SOME_NOT_MAPPED",
-    0x8000001A: "STATUS_NO_MORE_ENTRIES",
-    0xC0000066: "STATUS_NO_SUCH_GROUP",
-    0xC0000078: "STATUS_INVALID_SID",
-    0xC00000DC: "STATUS_INVALID_SERVER_STATE",
-    0xC00000DD: "STATUS_INVALID_DOMAIN_STATE",
-    0xC00000DF: "STATUS_NO_SUCH_DOMAIN",
-    0xC0000151: "STATUS_NO_SUCH_ALIAS",
-    0xC0000152: "STATUS_MEMBER_NOT_IN_ALIAS",
-    0xC000017A: "STATUS_NO_SUCH_MEMBER",
-    0xC002002E: "RPC_NT_PROCNUM_OUT_OF_RANGE",
-    0xC0020030: "RPC_NT_SS_CONTEXT_MISMATCH",
-}
-_WERROR_NAMES = {
-    0: "WERR_OK",
-    2: "WERR_FILE_NOT_FOUND",
-    5: "WERR_ACCESS_DENIED",
-    8: "WERR_NOT_ENOUGH_MEMORY",
-    50: "WERR_NOT_SUPPORTED",
-    53: "WERR_BAD_NETPATH",
-    87: "WERR_INVALID_PARAMETER",
-    122: "WERR_INSUFFICIENT_BUFFER",
-    123: "WERR_INVALID_NAME",
-    124: "WERR_INVALID_LEVEL",
-    234: "WERR_MORE_DATA",
-    259: "WERR_NO_MORE_ITEMS",
-    1722: "WERR_RPC_S_SERVER_UNAVAILABLE",
-    2221: "NERR_UserNotFound",
-    2310: "NERR_NetNameNotFound",
-    2312: "NERR_ClientNameNotFound",
-}
-
 
 def status_name(status: int, kind: str = NTSTATUS) -> str:
     """The name of an operation's return value: NTSTATUS (MS-ERREF 2.3) or WERROR (2.2)."""
-    if kind == WERROR:
-        return _WERROR_NAMES.get(status, f"WERROR 0x{status:08X}")
-    try:
-        return NtStatus(status).name
-    except ValueError:
-        return _EXTRA_NTSTATUS.get(status, f"NTSTATUS 0x{status:08X}")
+    return werror_name(status) if kind == WERROR else ntstatus_name(status)
 
 
 def fault_name(status: int) -> str:
@@ -146,7 +107,7 @@ def fault_name(status: int) -> str:
     try:
         return FaultStatus(status).name
     except ValueError:
-        return _WERROR_NAMES.get(status, f"0x{status:08X}")
+        return WERROR_NAMES.get(status, f"0x{status:08X}")
 
 
 def _enum_name(enum: type, value: int) -> str:

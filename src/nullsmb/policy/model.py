@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
 
-from ..status import NtStatus
+from ..status import NtStatus, ntstatus_name, werror_name
 
 __all__ = [
     "ANONYMOUS_SID",
@@ -43,7 +43,6 @@ NTSTATUS = "ntstatus"
 WERROR = "werror"
 WERR_OK = 0  # NERR_Success
 WERR_ACCESS_DENIED = 5  # ERROR_ACCESS_DENIED (MS-ERREF 2.2), Samba's WERR_ACCESS_DENIED
-_WERROR_NAMES = {WERR_OK: "WERR_OK", WERR_ACCESS_DENIED: "WERR_ACCESS_DENIED"}
 
 
 class PrincipalKind(Enum):
@@ -153,12 +152,7 @@ class Decision:
 
 
 def status_name(status: int, kind: str = NTSTATUS) -> str:
-    if kind == WERROR:
-        return _WERROR_NAMES.get(status, f"WERROR 0x{status:08x}")
-    try:
-        return NtStatus(status).name
-    except ValueError:
-        return f"NTSTATUS 0x{status:08x}"
+    return werror_name(status) if kind == WERROR else ntstatus_name(status)
 
 
 def allow(step: Step, kind: str = NTSTATUS, right: Right = Right.NONE) -> Decision:

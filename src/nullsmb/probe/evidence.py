@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..status import NtStatus
+from ..status import NtStatus, ntstatus_name, werror_name
 
 __all__ = [
     "DIALECT_NAMES",
@@ -54,44 +54,6 @@ NULL, GUEST, USER = "null", "guest", "user"
 PRINCIPALS = (NULL, GUEST, USER)
 MAX_NAMES = 1000
 DIALECT_NAMES = {0x0202: "2.0.2", 0x0210: "2.1", 0x0300: "3.0", 0x0302: "3.0.2", 0x0311: "3.1.1"}
-
-# MS-ERREF names of statuses a probe meets that nullsmb itself never sends.
-_EXTRA_NTSTATUS = {
-    0x00000105: "STATUS_MORE_ENTRIES",
-    0x00000107: "STATUS_SOME_NOT_MAPPED",
-    0x8000001A: "STATUS_NO_MORE_ENTRIES",
-    0xC000005E: "STATUS_NO_LOGON_SERVERS",
-    0xC000006F: "STATUS_INVALID_LOGON_HOURS",
-    0xC0000070: "STATUS_INVALID_WORKSTATION",
-    0xC0000071: "STATUS_PASSWORD_EXPIRED",
-    0xC0000078: "STATUS_INVALID_SID",
-    0xC00000DF: "STATUS_NO_SUCH_DOMAIN",
-    0xC0000193: "STATUS_ACCOUNT_EXPIRED",
-    0xC0000224: "STATUS_PASSWORD_MUST_CHANGE",
-    0xC0000234: "STATUS_ACCOUNT_LOCKED_OUT",
-    0xC000015B: "STATUS_LOGON_TYPE_NOT_GRANTED",
-    0xC002002E: "RPC_NT_PROCNUM_OUT_OF_RANGE",
-}
-_WERROR = {
-    0: "WERR_OK", 2: "WERR_FILE_NOT_FOUND", 5: "WERR_ACCESS_DENIED", 50: "WERR_NOT_SUPPORTED",
-    53: "WERR_BAD_NETPATH", 87: "WERR_INVALID_PARAMETER", 124: "WERR_INVALID_LEVEL",
-    234: "WERR_MORE_DATA", 259: "WERR_NO_MORE_ITEMS", 1722: "WERR_RPC_S_SERVER_UNAVAILABLE",
-    2310: "NERR_NetNameNotFound",
-}
-
-
-def ntstatus_name(code: int) -> str:
-    """MS-ERREF 2.3 name of an NTSTATUS; ``NTSTATUS 0x...`` when unknown."""
-    try:
-        return NtStatus(code).name
-    except ValueError:
-        return _EXTRA_NTSTATUS.get(code, f"NTSTATUS 0x{code:08X}")
-
-
-def werror_name(code: int) -> str:
-    """MS-ERREF 2.2 Win32 error as Samba spells it (``WERR_ACCESS_DENIED``)."""
-    return _WERROR.get(code, f"WERROR 0x{code:08X}")
-
 
 class Result(str, enum.Enum):
     """What an operation's answer means (rule 3)."""

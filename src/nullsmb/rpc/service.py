@@ -58,7 +58,8 @@ def _succeeded(call: CallContext, status: int) -> bool:
         return False
     if INTERFACES.get(call.interface.name, NTSTATUS) == WERROR:
         return status in (0, 234)  # NERR_Success, ERROR_MORE_DATA
-    return status in (NtStatus.STATUS_SUCCESS, 0x00000105, 0x00000107, 0x8000001A)  # MORE_ENTRIES, SOME_NOT_MAPPED, NO_MORE_ENTRIES
+    return status in (NtStatus.STATUS_SUCCESS, NtStatus.STATUS_MORE_ENTRIES, NtStatus.STATUS_SOME_NOT_MAPPED,
+                      NtStatus.STATUS_NO_MORE_ENTRIES)
 
 
 def audit_call(call: CallContext, status: int) -> None:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ...status import MalformedMessage
+from ...status import MalformedMessage, NtStatus
 from ..directory import SamObject, SidType
 from ..ndr import NULL_HANDLE, NdrReader, NdrWriter, Sid
 from ..pdu import FaultStatus, RpcFault
@@ -45,8 +45,8 @@ A = TypeVar("A")
 
 # NTSTATUS values SAMR returns (MS-ERREF 2.3.1); status.NtStatus is the SMB core's table.
 STATUS_SUCCESS = 0x00000000
-STATUS_MORE_ENTRIES = 0x00000105
-STATUS_SOME_NOT_MAPPED = 0x00000107
+STATUS_MORE_ENTRIES = NtStatus.STATUS_MORE_ENTRIES
+STATUS_SOME_NOT_MAPPED = NtStatus.STATUS_SOME_NOT_MAPPED
 STATUS_INVALID_INFO_CLASS = 0xC0000003
 STATUS_INVALID_HANDLE = 0xC0000008
 STATUS_INVALID_PARAMETER = 0xC000000D
