@@ -12,7 +12,9 @@ throughput is the known byte count divided by the wall-clock time of the whole s
 table shows the median per server.
 
 The script starts both servers itself on free loopback ports (nullsmb from this checkout's src/, Samba
-through /work/shared/reference/start-samba.sh), keeps everything in one temp dir under /tmp, and stops
+through the team's reference script /work/shared/reference/start-samba.sh, or, where that is absent,
+through tests/support/refsamba.py, which writes the same configuration), keeps everything in one temp
+dir under /tmp, and stops
 exactly the processes it started, by PID, also on Ctrl-C, SIGTERM and errors. See bench/README.md.
 """
 
@@ -42,6 +44,12 @@ REPO = HERE.parent
 SRC = REPO / "src"
 REFERENCE = Path(os.environ.get("NULLSMB_BENCH_REFERENCE", "/work/shared/reference"))
 USER, PASSWORD = "alice", "Passw0rd!"
+
+
+def reference_scripts() -> bool:
+    return all((REFERENCE / s).is_file() for s in ("start-samba.sh", "stop-samba.sh"))
+
+
 SHARE = "public"
 MiB = 1 << 20
 
@@ -193,6 +201,9 @@ class SambaServer:
         return pid if str(self.conf) in cmdline(pid) else None
 
     def start(self) -> None:
+        if not reference_scripts():
+            self._start_refsamba()
+            return
         script = REFERENCE / "start-samba.sh"
         try:
             r = subprocess.run(["bash", str(script)], env=self.env, capture_output=True, text=True,
@@ -204,6 +215,21 @@ class SambaServer:
                              f"log {self.log_path}:\n{tail(self.log_path)}")
         if "already running" in r.stdout:
             raise BenchError(f"an smbd already runs with SAMBA_ROOT={self.samba_root}; not ours")
+
+    def _start_refsamba(self) -> None:
+        """The repository's own reference fixture (tests/support/refsamba.py: the same stock
+        configuration as the reference script) when the team's scripts are not on this machine."""
+        sys.path.insert(0, str(REPO / "tests" / "support"))
+        import refsamba  # noqa: PLC0415 (only needed without the reference scripts)
+        self.samba_root.mkdir(parents=True, exist_ok=True)
+        try:
+            server = refsamba.start(self.samba_root, port=self.port, share=self.share_dir)
+        except BaseException as exc:  # refsamba reports through pytest.fail (an OutcomeException)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise BenchError(f"reference Samba (tests/support/refsamba.py): {exc}") from None
+        self._refsamba = (refsamba, server)
+        self.pid = server.proc.pid
 
     def alive(self) -> bool:
         return self.pid is not None and pid_alive(self.pid)
@@ -219,7 +245,12 @@ class SambaServer:
             return
         pid, self.pid = self.pid, None
         self.kids.update(descendants(pid))
-        # the reference stop script kills exactly the recorded PID (TERM, then KILL after 5 s)
+        if getattr(self, "_refsamba", None):
+            refsamba, server = self._refsamba
+            refsamba.stop(server)  # SIGTERM to that PID, SIGKILL after a grace period
+        else:
+            self._stop_with_script(pid)
+        # smbd's own children (per-connection smbd, notifyd, cleanupd) exit with their parent; kills exactly the recorded PID (TERM, then KILL after 5 s)
         subprocess.run(["bash", str(REFERENCE / "stop-samba.sh")], env=self.env,
                        capture_output=True, timeout=30)
         if pid_alive(pid) and str(self.conf) in cmdline(pid):
@@ -235,6 +266,13 @@ class SambaServer:
                     os.kill(k, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+    def _stop_with_script(self, pid: int) -> None:
+        # the reference stop script kills exactly the recorded PID (TERM, then KILL after 5 s)
+        subprocess.run(["bash", str(REFERENCE / "stop-samba.sh")], env=self.env,
+                       capture_output=True, timeout=30)
+        if pid_alive(pid) and str(self.conf) in cmdline(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 # --- the benchmark ------------------------------------------------------------------------------
@@ -281,9 +319,8 @@ class Bench:
         for tool in ("smbclient", "smbd", "ss"):
             if shutil.which(tool) is None:
                 raise BenchError(f"{tool} not found (apt-get install samba smbclient samba-testsuite)")
-        for s in ("start-samba.sh", "stop-samba.sh"):
-            if not (REFERENCE / s).is_file():
-                raise BenchError(f"{REFERENCE / s} missing")
+        if not reference_scripts():
+            log(f"no reference scripts in {REFERENCE}; Samba starts through tests/support/refsamba.py")
 
     def prepare_files(self) -> None:
         a = self.args

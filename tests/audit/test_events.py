@@ -180,3 +180,10 @@ def test_rpc_call_in_the_shape_the_rpc_layer_sends() -> None:
     record = build_event("rpc_call", fields, time=T, server="S")
     assert record["status"] == "0xC0000022" and record["outcome"] == "failure"
     assert record["returned"] is None
+
+
+def test_rpc_level_is_null_when_the_call_has_none_and_kept_when_zero() -> None:
+    base = dict(EXAMPLES["rpc_call"])
+    assert build_event("rpc_call", base, time=T, server="S")["level"] is None  # LsarOpenPolicy2: no level
+    assert build_event("rpc_call", dict(base, level=0), time=T, server="S")["level"] == 0  # NetrShareEnum level 0
+    assert problems("rpc_call", dict(base, level=2)) == []

@@ -186,12 +186,12 @@ def stop(server: SambaServer) -> None:
 
 
 def start(root: Path, *, restrict_anonymous: int = 0, extra_global: str = "", extra_shares: str = "",
-          port: int | None = None, netbios: str = "REFSAMBA") -> SambaServer:
+          port: int | None = None, netbios: str = "REFSAMBA", share: Path | None = None) -> SambaServer:
     """Write the configuration, make alice, start smbd and wait until it accepts connections."""
     smbd = _need("smbd", "samba")
     port = port or _free_port()
     conf, share = write_conf(root, port, restrict_anonymous=restrict_anonymous, extra_global=extra_global,
-                             extra_shares=extra_shares, netbios=netbios)
+                             extra_shares=extra_shares, netbios=netbios, share=share)
     _ensure_user(conf)
     with open(root / "log" / "smbd.stdout", "wb") as out:
         # A session of its own (as start-samba.sh's setsid): when smbd stops it signals its

@@ -58,6 +58,7 @@ class EventType:
 
 
 _STR, _INT, _BOOL, _NUM = str, int, bool, float
+_OPT = object  # any JSON value, null when not given (an information level: 0 is a level of its own)
 
 SCHEMA: dict[str, EventType] = {
     t.name: t
@@ -76,7 +77,7 @@ SCHEMA: dict[str, EventType] = {
                                           ("status", _STR), ("rule", _STR)),
                   required=("target",)),
         EventType(5712, "rpc_call", (("interface", _STR), ("opnum", _INT), ("operation", _STR),
-                                     ("status", _STR), ("rule", _STR), ("level", _INT), ("returned", _INT)),
+                                     ("status", _STR), ("rule", _STR), ("level", _OPT), ("returned", _INT)),
                   required=("interface", "operation")),
         EventType(4657, "policy_change", (("setting", _STR), ("old", object), ("new", object),
                                           ("by", _STR)),
@@ -272,13 +273,13 @@ def build_event(event: str, fields: Mapping[str, Any], *, time: float, server: s
     if kind is None or kind.session:
         for name, typ in COMMON_FIELDS:
             value = get(name, _MISSING)
-            record[name] = value if type(value) is typ else (
-                _empty(typ) if value is _MISSING else _coerce(value, typ))
+            record[name] = _empty(typ) if value is _MISSING else (
+                value if type(value) is typ else _coerce(value, typ))
     if kind is not None:
         for name, typ in kind.fields:
             value = get(name, _MISSING)
-            record[name] = value if type(value) is typ else (
-                _empty(typ) if value is _MISSING else _coerce(value, typ))
+            record[name] = _empty(typ) if value is _MISSING else (
+                value if type(value) is typ else _coerce(value, typ))
     for name, value in clean.items():
         if name not in record and name not in ENVELOPE:
             record[name] = value
