@@ -165,6 +165,10 @@ def test_rpcclient_share_get_info(server: ServerInfo) -> None:
     admin = rpcclient(server, "netsharegetinfo public", ALICE)
     assert "netname: public" in admin and f"path:\t{(server.workdir / 'share').resolve()}" in admin, admin
     assert re.search(r"max_uses:\s+-1", admin) and re.search(r"num_uses:\s+\d+", admin), admin
+    # level 502 carries the share's descriptor: the DACL of its access list, owner Administrators
+    assert "Owner SID:\tS-1-5-32-544" in admin and "Num ACEs:\t3" in admin, admin
+    assert re.findall(r"Permissions: (0x[0-9a-f]+).*\n\s+SID: (S-1-1-0|S-1-5-7)\b", admin) == [
+        ("0x1200a9", "S-1-1-0"), ("0x1200a9", "S-1-5-7")], admin
     missing = rpcclient(server, "netsharegetinfo nosuch 1")
     assert "result was WERR_NERR_NETNAMENOTFOUND" in missing, missing  # 2310
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from impacket.dcerpc.v5 import srvs
+from impacket.ldap import ldaptypes
 from impacket.dcerpc.v5.dtypes import NULL
 
 from rpc_fixtures import bind, call
@@ -105,6 +106,23 @@ def add_open(session: Session, tree: TreeConnect, path: str, access: int = 0x120
     op = Open(0, 0, tree, None, object() if tree.share.is_ipc else None, path, access, False)
     op.volatile_id = op.persistent_id = session.open_table.add(op)
     return op
+
+
+def share_aces(raw: bytes) -> tuple[str, str, list[tuple[int, int, str]]]:
+    """Owner, group and the DACL's (type, mask, SID) as impacket's descriptor decoder reads them."""
+    sd = ldaptypes.SR_SECURITY_DESCRIPTOR(data=raw)
+    return (sd["OwnerSid"].formatCanonical(), sd["GroupSid"].formatCanonical(),
+            [(a["AceType"], a["Ace"]["Mask"]["Mask"], a["Ace"]["Sid"].formatCanonical()) for a in sd["Dacl"].aces])
+
+
+def share_aces_expected(share: Any) -> tuple[str, str, list[tuple[int, int, str]]]:
+    """design.md §2's access list as a DACL: read/change/full allow those rights, deny denies all."""
+    sids = {"everyone": "S-1-1-0", "anonymous logon": "S-1-5-7", "administrators": "S-1-5-32-544"}
+    rights = {"read": 0x1200A9, "change": 0x1301BF, "full": 0x1F01FF}
+    aces = [(1, 0x1F01FF, sids[n.casefold()]) for n, r in share.access if r == "deny"]
+    aces += [(0, rights["read" if share.read_only else r], sids[n.casefold()])
+             for n, r in share.access if r != "deny"]
+    return ("S-1-5-32-544", "S-1-5-32-545", aces)
 
 
 def populated(tmp_path: Path, **policy: Any) -> SimpleNamespace:
@@ -277,8 +295,13 @@ def test_share_levels_for_an_administrator(tmp_path: Path, sticky: bool) -> None
         ("public", 0), ("IPC$", 0)]
     l502 = cls(rpc(pipe, opnum, share_enum(502, sticky=sticky)))
     rows = entries(l502, "ShareInfo", 502)
-    assert [(s(e["shi502_netname"]), e["shi502_type"], e["shi502_current_uses"], e["shi502_reserved"])
-            for e in rows] == [("public", 0, 2, 0), ("IPC$", 0x80000003, 1, 0)]
+    assert [(s(e["shi502_netname"]), e["shi502_type"], e["shi502_current_uses"])
+            for e in rows] == [("public", 0, 2), ("IPC$", 0x80000003, 1)]
+    # public: its self-relative descriptor, sized in shi502_reserved, read by impacket's decoder;
+    # IPC$: none
+    public_sd, ipc_sd = (b"".join(e["shi502_security_descriptor"]) for e in rows)
+    assert [e["shi502_reserved"] for e in rows] == [len(public_sd), 0] and not ipc_sd
+    assert share_aces(public_sd) == share_aces_expected(env.ctx.shares["public"])
     # current_uses is Server Manager's own count of tree connects
     assert {r["name"]: r["tree_connects"] for r in snap.shares(env.ctx)} == {"public": 2, "IPC$": 1}
 

@@ -36,8 +36,8 @@ from ...wire.security import (
     encode_sd,
     sid_bytes,
 )
-from ..context import RequestContext
-from ..state import Open
+from ..context import RequestContext, ServerContext
+from ..state import Open, Share
 
 ADMINISTRATORS = sid_bytes("S-1-5-32-544")
 USERS = sid_bytes("S-1-5-32-545")
@@ -49,29 +49,34 @@ WELL_KNOWN = {
 RIGHTS = {"read": 0x001200A9, "change": 0x001301BF, "full": 0x001F01FF}
 
 
-def _principal_sid(ctx: RequestContext, name: str) -> bytes | None:
+def _principal_sid(server: ServerContext, name: str) -> bytes | None:
     text = WELL_KNOWN.get(name.casefold())
-    if text is None and ctx.server.directory is not None:
-        found = ctx.server.directory.lookup_name(name)
+    if text is None and server.directory is not None:
+        found = server.directory.lookup_name(name)
         text = str(found.sid) if found is not None else None
     return sid_bytes(text) if text else None
 
 
-def synthesized(ctx: RequestContext, op: Open) -> SecurityDescriptor:
-    """Rule 1."""
-    flags = OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE if op.is_dir else 0
+def share_descriptor(server: ServerContext, share: Share, *, container: bool = False) -> SecurityDescriptor:
+    """Rule 1 for ``share``; also the share's own descriptor, which srvsvc returns at information level 502 (MS-SRVS 2.2.4.26)."""
+    flags = OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE if container else 0
     aces = []
-    for name, right in op.tree.share.access:
-        sid = _principal_sid(ctx, name)
+    for name, right in share.access:
+        sid = _principal_sid(server, name)
         if sid is None:
             continue
         if right == "deny":
             aces.append(Ace(ACCESS_DENIED_ACE_TYPE, flags, 0x001F01FF, sid))
         elif right in RIGHTS:
-            mask = RIGHTS["read"] if op.tree.share.read_only else RIGHTS[right]
+            mask = RIGHTS["read"] if share.read_only else RIGHTS[right]
             aces.append(Ace(ACCESS_ALLOWED_ACE_TYPE, flags, mask, sid))
     aces.sort(key=lambda a: a.ace_type != ACCESS_DENIED_ACE_TYPE)  # deny ACEs first
     return SecurityDescriptor(0, ADMINISTRATORS, USERS, encode_acl(aces))
+
+
+def synthesized(ctx: RequestContext, op: Open) -> SecurityDescriptor:
+    """Rule 1."""
+    return share_descriptor(ctx.server, op.tree.share, container=op.is_dir)
 
 
 def query(ctx: RequestContext, op: Open, additional: int, limit: int) -> bytes:

@@ -14,7 +14,10 @@ Rules:
    then IPC$ (STYPE_IPC | STYPE_SPECIAL, "IPC Service"), with the local path (IPC$: ""), no
    password, share-level permissions 0 (user-level security ignores them), max_uses unlimited
    (0xFFFFFFFF) and current_uses = tree connects now open, counted by Server Manager's own
-   ``admin.snapshot.shares``. Level 502's security descriptor is NULL (size 0); 501 and 1005
+   ``admin.snapshot.shares``. Level 502's security descriptor (self-relative, its size in
+   shi502_reserved) is the one SMB2 QUERY_INFO gives for the share's files
+   (``core.handlers.security.share_descriptor``: owner Administrators, a DACL from the share's
+   access list); IPC$ has none (NULL, size 0). 501 and 1005
    flags are 0 (manual caching, no DFS). Names compare case-insensitively; a missing one is
    NERR_NetNameNotFound (2310).
 3. Server information (MS-SRVS 2.2.4.40-2.2.4.42): PLATFORM_ID_NT (500), the NetBIOS name,
@@ -55,6 +58,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...admin.snapshot import shares as share_rows
+from ...core.handlers.security import share_descriptor
+from ...wire.security import encode_sd
 from ..ndr import NdrReader, NdrWriter
 from ..pipe import CallContext, Interface, Operation, deny_with_status
 from ._srvsvc_common import (
@@ -121,7 +126,7 @@ FILE_LAYOUTS: dict[int, Layout] = {
 
 # -- shares (rule 2) --------------------------------------------------------------------------------
 
-def _share_entry(share: Any, level: int, uses: int) -> tuple[Any, ...]:
+def _share_entry(server: Any, share: Any, level: int, uses: int) -> tuple[Any, ...]:
     kind = STYPE_IPC_SPECIAL if share.is_ipc else STYPE_DISKTREE
     path = "" if share.is_ipc else share.path
     remark = share.comment
@@ -135,7 +140,8 @@ def _share_entry(share: Any, level: int, uses: int) -> tuple[Any, ...]:
         case 501:
             return (share.name, kind, remark, 0)
         case 502:
-            return (share.name, kind, remark, 0, SHI_USES_UNLIMITED, uses, path, None, 0, None)
+            sd = b"" if share.is_ipc else encode_sd(share_descriptor(server, share))
+            return (share.name, kind, remark, 0, SHI_USES_UNLIMITED, uses, path, None, len(sd), sd or None)
         case _:  # 1005
             return (0,)
 
@@ -146,7 +152,7 @@ def _uses(call: CallContext) -> dict[str, int]:
 
 def _shares(call: CallContext, level: int) -> list[tuple[Any, ...]]:
     uses = _uses(call)
-    return [_share_entry(share, level, uses.get(share.name.casefold(), 0))
+    return [_share_entry(call.server, share, level, uses.get(share.name.casefold(), 0))
             for share in call.server.shares.values()]
 
 
@@ -154,7 +160,7 @@ def _share_info(call: CallContext, level: int, name: str) -> tuple[Any, ...] | i
     share = call.server.shares.get(name.casefold())
     if share is None:
         return NERR_NET_NAME_NOT_FOUND
-    return _share_entry(share, level, _uses(call).get(share.name.casefold(), 0))
+    return _share_entry(call.server, share, level, _uses(call).get(share.name.casefold(), 0))
 
 
 # -- server information (rule 3) ----------------------------------------------------------------------
