@@ -302,6 +302,14 @@ def test_share_levels_for_an_administrator(tmp_path: Path, sticky: bool) -> None
     public_sd, ipc_sd = (b"".join(e["shi502_security_descriptor"]) for e in rows)
     assert [e["shi502_reserved"] for e in rows] == [len(public_sd), 0] and not ipc_sd
     assert share_aces(public_sd) == share_aces_expected(env.ctx.shares["public"])
+    l503 = cls(rpc(pipe, opnum, share_enum(503, sticky=sticky)))
+    rows = entries(l503, "ShareInfo", 503)
+    assert [(s(e["shi503_netname"]), s(e["shi503_servername"]), s(e["shi503_path"]), e["shi503_reserved"])
+            for e in rows] == [("public", "*", public_path, len(public_sd)), ("IPC$", "*", "", 0)]
+    assert b"".join(rows[0]["shi503_security_descriptor"]) == public_sd
+    info = srvs.NetrShareGetInfoResponse(rpc(pipe, 16, share_get_info("PUBLIC", 503)))
+    assert info["ErrorCode"] == 0
+    assert s(info["InfoStruct"]["ShareInfo503"]["shi503_netname"]) == "public"
     # current_uses is Server Manager's own count of tree connects
     assert {r["name"]: r["tree_connects"] for r in snap.shares(env.ctx)} == {"public": 2, "IPC$": 1}
 

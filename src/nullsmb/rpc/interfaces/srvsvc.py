@@ -1,8 +1,8 @@
 """srvsvc (MS-SRVS): the Server service as null-session tools and Server Manager use it.
 
 Operations (opnum: name, levels): 8 NetrConnectionEnum (0, 1), 9 NetrFileEnum (2, 3),
-12 NetrSessionEnum (0, 1, 2, 10, 502), 13 NetrSessionDel, 15 NetrShareEnum (0, 1, 2, 501, 502;
-Samba's NetShareEnumAll, ``smbclient -L``), 16 NetrShareGetInfo (0, 1, 2, 501, 502, 1005),
+12 NetrSessionEnum (0, 1, 2, 10, 502), 13 NetrSessionDel, 15 NetrShareEnum (0, 1, 2, 501, 502,
+503; Samba's NetShareEnumAll, ``smbclient -L``), 16 NetrShareGetInfo (0, 1, 2, 501, 502, 503, 1005),
 21 NetrServerGetInfo (100, 101, 102), 28 NetrRemoteTOD, 36 NetrShareEnumSticky (as 15).
 
 Rules:
@@ -17,7 +17,8 @@ Rules:
    ``admin.snapshot.shares``. Level 502's security descriptor (self-relative, its size in
    shi502_reserved) is the one SMB2 QUERY_INFO gives for the share's files
    (``core.handlers.security.share_descriptor``: owner Administrators, a DACL from the share's
-   access list); IPC$ has none (NULL, size 0). 501 and 1005
+   access list); IPC$ has none (NULL, size 0). Level 503 adds servername "*" (MS-SRVS
+   2.2.4.27: the share answers on every name of the server). 501 and 1005
    flags are 0 (manual caching, no DFS). Names compare case-insensitively; a missing one is
    NERR_NetNameNotFound (2310).
 3. Server information (MS-SRVS 2.2.4.40-2.2.4.42): PLATFORM_ID_NT (500), the NetBIOS name,
@@ -100,6 +101,7 @@ SHARE_LAYOUTS: dict[int, Layout] = {
     2: (S, D, S, D, D, D, S, S),  # + permissions, max_uses, current_uses, path, passwd
     501: (S, D, S, D),  # netname, type, remark, flags
     502: (S, D, S, D, D, D, S, S, D, B),  # level 2 + reserved, security_descriptor
+    503: (S, D, S, D, D, D, S, S, S, D, B),  # level 2 + servername, reserved, security_descriptor
 }
 SHARE_INFO_LAYOUTS: dict[int, Layout] = {**SHARE_LAYOUTS, 1005: (D,)}  # SHARE_INFO_1005: flags
 SERVER_LAYOUTS: dict[int, Layout] = {
@@ -139,9 +141,10 @@ def _share_entry(server: Any, share: Any, level: int, uses: int) -> tuple[Any, .
             return (share.name, kind, remark, 0, SHI_USES_UNLIMITED, uses, path, None)
         case 501:
             return (share.name, kind, remark, 0)
-        case 502:
+        case 502 | 503:
             sd = b"" if share.is_ipc else encode_sd(share_descriptor(server, share))
-            return (share.name, kind, remark, 0, SHI_USES_UNLIMITED, uses, path, None, len(sd), sd or None)
+            scope = ("*",) if level == 503 else ()  # 503: every name the server answers to
+            return (share.name, kind, remark, 0, SHI_USES_UNLIMITED, uses, path, None, *scope, len(sd), sd or None)
         case _:  # 1005
             return (0,)
 
