@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 from impacket.dcerpc.v5 import samr, transport
-from impacket.dcerpc.v5.dtypes import MAXIMUM_ALLOWED
+from impacket.dcerpc.v5.dtypes import MAXIMUM_ALLOWED, RPC_SID
 from impacket.dcerpc.v5.samr import DCERPCSessionError
 
 from .conftest import HOST, PASSWORD, ServerInfo, free_port, running_server, rpcclient as run_rpcclient
@@ -287,5 +287,31 @@ def test_password_policy_as_enum4linux_ng_reads_it(closed_sam: ServerInfo) -> No
         assert lockout["LockoutThreshold"] == 0 and lockout["LockoutDuration"] == -30 * 60 * 10**7
         logoff = samr.hSamrQueryInformationDomain2(dce, domain, 3)["Buffer"]["Logoff"]["ForceLogoff"]
         assert (logoff["HighPart"], logoff["LowPart"]) == (-(1 << 31), 0)  # never
+    finally:
+        dce.disconnect()
+
+
+def test_impacket_alias_membership_of_the_guest_account(open_sam: ServerInfo) -> None:
+    """impacket's own hSamrGetAliasMembership (SIDs behind an array of pointers, as MS-SAMR's
+    SAMPR_PSID_ARRAY): Guest (RID 501) is in BUILTIN\\Guests (546), nothing else."""
+    rpc = transport.SMBTransport(open_sam.host, open_sam.port, filename=r"\samr")
+    rpc.set_credentials("", "")
+    dce = rpc.get_dce_rpc()
+    dce.connect()
+    try:
+        dce.bind(samr.MSRPC_UUID_SAMR)
+        handle = samr.hSamrConnect(dce)["ServerHandle"]
+        machine = samr.hSamrLookupDomainInSamServer(dce, handle, "NULLSMB")["DomainId"].formatCanonical()
+        builtin = samr.hSamrLookupDomainInSamServer(dce, handle, "Builtin")["DomainId"]
+        domain = samr.hSamrOpenDomain(dce, handle, domainId=builtin)["DomainHandle"]
+        sids = samr.SAMPR_PSID_ARRAY()
+        for text in (f"{machine}-501", "S-1-5-32-545"):
+            entry = samr.PSAMPR_SID_INFORMATION()
+            entry["SidPointer"] = RPC_SID()
+            entry["SidPointer"].fromCanonical(text)
+            sids["Sids"].append(entry)
+        sids["Count"] = 2
+        reply = samr.hSamrGetAliasMembership(dce, domain, sids)
+        assert (reply["ErrorCode"], reply["Membership"]["Count"], [e["Data"] for e in reply["Membership"]["Element"]]) == (0, 1, [546])
     finally:
         dce.disconnect()

@@ -149,8 +149,9 @@ def ulongs(array: Any) -> list[int]:
 
 
 class SamrGetAliasMembership(samr.SamrGetAliasMembership):  # type: ignore[misc]
-    """impacket marshals SAMPR_SID_INFORMATION.SidPointer in place, not as the pointer MS-SAMR
-    (and rpcclient's queryuseraliases, seen against the reference Samba) sends: this request is ours."""
+    """The request encoded by our own NDR writer (MS-SAMR SAMPR_PSID_ARRAY, as rpcclient's
+    queryuseraliases sends it), so that the tests choose the SIDs without impacket's structures;
+    impacket's own hSamrGetAliasMembership is driven in tests/integration/test_rpc_samr.py."""
 
     def __init__(self, handle: bytes, sids: tuple[Sid, ...]) -> None:
         super().__init__()
