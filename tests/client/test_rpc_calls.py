@@ -227,10 +227,33 @@ async def test_share_enum_that_never_ends_stops_after_max_rounds() -> None:
         await srvsvc.share_enum(rpc, 0, max_rounds=5)
 
 
-async def test_reply_for_another_level_is_refused() -> None:
-    rpc, _ = await bound([[response(share_enum_reply(["a"], None, 0, level=1))]])
-    with pytest.raises(RpcProtocolError, match="level 1, union arm 1 for level 0"):
+async def test_reply_for_a_level_we_cannot_read_is_refused() -> None:
+    rpc, _ = await bound([[response(share_enum_reply(["a"], None, 0, level=7))]])
+    with pytest.raises(RpcProtocolError, match="level 7, union arm 7 for level 0"):
         await srvsvc.share_enum(rpc, 0)
+
+
+def share_info_1(w: NdrWriter, name: str) -> None:
+    with w.struct():  # SHARE_INFO_1: netname, type, remark
+        w.unique(name, NdrWriter.wstr)
+        w.u32(0)
+        w.unique("remark", NdrWriter.wstr)
+
+
+async def test_reply_at_another_level_we_read_says_so() -> None:
+    """impacket's smbserver answers NetrShareEnum at level 1 whatever the request asks."""
+    w = NdrWriter()
+    with w.struct():
+        w.u32(1)
+        w.u32(1)
+        w.unique(["a"], lambda w, names: (w.u32(len(names)), w.unique(names, lambda w, names: w.conformant_array(
+            names, share_info_1))))
+    w.u32(1)
+    w.unique(None, NdrWriter.u32)
+    w.u32(0)
+    rpc, _ = await bound([[response(w.getvalue())]])
+    result = await srvsvc.share_enum(rpc, 2)
+    assert result.level == 1 and [(s.level, s.name, s.remark, s.path) for s in result.shares] == [(1, "a", "remark", None)]
 
 
 def samr_enum_reply(rids: list[int], context: int, status: int) -> bytes:

@@ -97,8 +97,8 @@ COMMANDS: list[tuple[str, str, str, int | None]] = [
     ("enumalsgroups builtin", "samr", "SamrEnumerateAliasesInDomain:builtin", None),
     ("getdompwinfo", "samr", "SamrGetDomainPasswordInformation", None),
 ]
-# rpcclient commands whose reply impacket's server sends in a shape only rpcclient reads
-# (NetrSessionEnum, NetrShareEnum level 2): the probe reports them as protocol failures.
+# impacket's server answers NetrShareEnum at level 1 whatever level is asked: rpcclient prints
+# that as a level 2 listing, the probe reports level 2 as not served ("answered at level 1").
 IMPACKET_COMMANDS = [c for c in COMMANDS if c[0] not in ("netshareenumall 2",)]
 
 
@@ -474,6 +474,10 @@ def test_impacket_smbserver(impacket_server: ImpacketServer) -> None:
     seen = compare_rpcclient(host, impacket_server.port, IMPACKET_COMMANDS)
     assert seen["netshareenumall 1"] == "ok"
     assert seen["enumdomusers"] == "STATUS_NO_SUCH_FILE"  # impacket has no samr pipe
+    level2 = rpc_op(access(host), "srvsvc", "NetrShareEnum", 2)["outcome"]
+    assert (level2["result"], level2["detail"]) == ("unavailable", "answered at level 1"), level2
+    sessions = rpc_op(access(host), "srvsvc", "NetrSessionEnum", 10)["outcome"]
+    assert sessions["status"] == "RPC_S_CANNOT_SUPPORT", sessions  # impacket serves no NetrSessionEnum
     compare_smbclient(host, impacket_server.port)
     check_findings_follow(host, seen)
     assert rc == (1 if host["verdict"]["highest_severity"] == "high" else 0)

@@ -17,7 +17,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from ..rpc.ndr import Deferred, NdrReader, NdrWriter, Sid
@@ -136,41 +136,47 @@ def net_enum_request(server: str | None, level: int, preferred: int, resume: int
     return w.getvalue()
 
 
-def net_enum_reply(level: int, elem: Callable[[NdrReader], Thunk[object]], min_size: int,
-                   what: str) -> Callable[[NdrReader], tuple[list, int, int | None, int]]:
-    """[out] the XXX_ENUM_STRUCT, TotalEntries, ResumeHandle, NET_API_STATUS."""
-    def decode(r: NdrReader) -> tuple[list, int, int | None, int]:
+def net_enum_reply(level: int, elem_for: Callable[[int], Callable[[NdrReader], Thunk[object]]],
+                   sizes: Mapping[int, int], what: str) -> Callable[[NdrReader], tuple[list, int, int | None, int, int]]:
+    """[out] the XXX_ENUM_STRUCT, TotalEntries, ResumeHandle, NET_API_STATUS; and the level the
+    server answered at: the one asked for, or another one we can read (``sizes``: level → the
+    fewest bytes an entry takes), since impacket's smbserver answers NetrShareEnum at level 1
+    whatever the request says."""
+    def decode(r: NdrReader) -> tuple[list, int, int | None, int, int]:
         with r.struct():
             got_level, arm = r.u32(), r.u32()
-            if got_level != level or arm != level:
+            if got_level != arm or got_level not in sizes:
                 raise MalformedMessage(f"{what}: level {got_level}, union arm {arm} for level {level}")
-            cell = r.embedded_unique(container(elem, limit=MAX_ENTRIES, min_size=min_size))
+            cell = r.embedded_unique(container(elem_for(got_level), limit=MAX_ENTRIES, min_size=sizes[got_level]))
         total = r.u32()
         resume = r.unique(NdrReader.u32)
         status = r.u32()
-        return cell.value or [], total, resume, status
+        return cell.value or [], total, resume, status, got_level
     return decode
 
 
 async def net_enum(rpc: RpcConnection, opnum: int, operation: str, level: int,
-                   elem: Callable[[NdrReader], Thunk[object]], min_size: int, *,
+                   elem_for: Callable[[int], Callable[[NdrReader], Thunk[object]]], sizes: Mapping[int, int], *,
                    server: str | None, filters: Sequence[str | None] = (), preferred: int,
-                   max_rounds: int) -> tuple[list, int, int]:
+                   max_rounds: int) -> tuple[list, int, int, int]:
     """Call an enumeration until it stops answering ERROR_MORE_DATA (rule 3): (items, the last
-    TotalEntries, rounds). A failing status raises ``RpcStatusError``."""
+    TotalEntries, rounds, the level the server answered at). A failing status raises
+    ``RpcStatusError``."""
+    if level not in sizes:
+        raise ValueError(f"{operation}: level {level} is not one of {sorted(sizes)}")
     items: list = []
     resume: int | None = 0
     total = 0
-    decode = net_enum_reply(level, elem, min_size, operation)
+    decode = net_enum_reply(level, elem_for, sizes, operation)
     for rounds in range(1, max_rounds + 1):
-        got, total, new_resume, status = await rpc.request(
+        got, total, new_resume, status, got_level = await rpc.request(
             opnum, net_enum_request(server, level, preferred, resume, filters), decode, operation=operation)
         items += got
         if len(items) > MAX_ENTRIES:
             raise RpcProtocolError(f"{operation}: more than {MAX_ENTRIES} entries")
         if status != ERROR_MORE_DATA:
             check(status, operation, WERROR)
-            return items, total, rounds
+            return items, total, rounds, got_level
         if not got or new_resume is None or new_resume == resume:
             raise RpcProtocolError(f"{operation}: ERROR_MORE_DATA without progress (resume handle {new_resume})")
         resume = new_resume
@@ -179,12 +185,13 @@ async def net_enum(rpc: RpcConnection, opnum: int, operation: str, level: int,
 
 def info_reply(level: int, arms: dict[int, Callable[[NdrReader], Thunk[object]]],
                what: str) -> Callable[[NdrReader], tuple[object | None, int]]:
-    """[out, switch_is(Level)] LPXXX_INFO (a union of unique pointers), NET_API_STATUS."""
+    """[out, switch_is(Level)] LPXXX_INFO (a union of unique pointers), NET_API_STATUS; an arm
+    other than ``level`` is read when ``arms`` has it (the value's own level tells)."""
     def decode(r: NdrReader) -> tuple[object | None, int]:
         arm = r.u32()
-        if arm != level:
+        if arm != level and arm not in arms:
             raise MalformedMessage(f"{what}: union arm {arm} for level {level}")
-        value = r.unique(struct_of(arms[level])) if level in arms else None
+        value = r.unique(struct_of(arms[arm])) if arm in arms else None
         return value, r.u32()
     return decode
 

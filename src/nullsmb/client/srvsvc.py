@@ -9,7 +9,9 @@ Rules:
 2. Enumerations follow ERROR_MORE_DATA (234) with the resume handle (MS-SRVS 3.1.4.8): each
    round must return entries and move the handle, else ``RpcProtocolError``; at most
    ``max_rounds`` rounds and ``MAX_ENTRIES`` entries in all.
-3. The level (and union arm) of a reply must be the level asked for.
+3. A reply comes at the level asked for, or at another level this module reads, which the
+   result's ``level`` then names (impacket's smbserver answers every NetrShareEnum at level
+   1); any other level or union arm is ``RpcProtocolError``.
 4. ServerName is sent as NULL unless given (the server ignores it, MS-SRVS 3.1.4).
 """
 
@@ -101,6 +103,7 @@ def _share_elem(level: int) -> Callable[[NdrReader], Thunk[ShareInfo]]:
 
 
 _SHARE_SIZES = {0: 4, 1: 12, 2: 32, 502: 40}  # the fewest bytes one entry takes
+_SHARE_ARMS = {level: _share_elem(level) for level in _SHARE_SIZES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +119,10 @@ async def share_enum(rpc: RpcConnection, level: int = 1, *, server: str | None =
     """NetrShareEnum (opnum 15, MS-SRVS 3.1.4.8) at level 0, 1, 2 or 502."""
     if level not in _SHARE_SIZES:
         raise ValueError(f"share level {level} is not one of {sorted(_SHARE_SIZES)}")
-    items, total, rounds = await net_enum(rpc, OP_SHARE_ENUM, "NetrShareEnum", level, _share_elem(level),
-                                            _SHARE_SIZES[level], server=server, preferred=preferred,
-                                            max_rounds=max_rounds)
-    return ShareEnumResult(level, tuple(items), total, rounds)
+    items, total, rounds, got = await net_enum(rpc, OP_SHARE_ENUM, "NetrShareEnum", level, _share_elem,
+                                                 _SHARE_SIZES, server=server, preferred=preferred,
+                                                 max_rounds=max_rounds)
+    return ShareEnumResult(got, tuple(items), total, rounds)
 
 
 async def share_get_info(rpc: RpcConnection, name: str, level: int = 1, *,
@@ -132,7 +135,7 @@ async def share_get_info(rpc: RpcConnection, name: str, level: int = 1, *,
     w.wstr(name)
     w.u32(level)
     value, status = await rpc.request(OP_SHARE_GET_INFO, w.getvalue(),
-                                      info_reply(level, {level: _share_elem(level)}, "NetrShareGetInfo"),
+                                      info_reply(level, _SHARE_ARMS, "NetrShareGetInfo"),
                                       operation="NetrShareGetInfo")
     check(status, "NetrShareGetInfo", WERROR)
     if not isinstance(value, ShareInfo):
@@ -248,10 +251,10 @@ async def session_enum(rpc: RpcConnection, level: int = 10, *, client_name: str 
     ("\\\\host") and ``user_name`` filter."""
     if level not in _SESSION_SIZES:
         raise ValueError(f"session level {level} is not one of {sorted(_SESSION_SIZES)}")
-    items, total, rounds = await net_enum(rpc, OP_SESSION_ENUM, "NetrSessionEnum", level, _session_elem(level),
-                                            _SESSION_SIZES[level], server=server, filters=(client_name, user_name),
-                                            preferred=preferred, max_rounds=max_rounds)
-    return SessionEnumResult(level, tuple(items), total, rounds)
+    items, total, rounds, got = await net_enum(rpc, OP_SESSION_ENUM, "NetrSessionEnum", level, _session_elem,
+                                                 _SESSION_SIZES, server=server, filters=(client_name, user_name),
+                                                 preferred=preferred, max_rounds=max_rounds)
+    return SessionEnumResult(got, tuple(items), total, rounds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,9 +357,9 @@ async def connection_enum(rpc: RpcConnection, qualifier: str, level: int = 1, *,
     (or from computer "\\\\host"), level 0 or 1."""
     if level not in (0, 1):
         raise ValueError(f"connection level {level} is not 0 or 1")
-    items, _total, _rounds = await net_enum(rpc, OP_CONNECTION_ENUM, "NetrConnectionEnum", level,
-                                              _connection_elem(level), 4 if level == 0 else 28, server=server,
-                                              filters=(qualifier,), preferred=preferred, max_rounds=max_rounds)
+    items, _total, _rounds, _got = await net_enum(rpc, OP_CONNECTION_ENUM, "NetrConnectionEnum", level,
+                                                    _connection_elem, {0: 4, 1: 28}, server=server,
+                                                    filters=(qualifier,), preferred=preferred, max_rounds=max_rounds)
     return tuple(items)
 
 

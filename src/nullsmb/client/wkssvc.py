@@ -93,7 +93,7 @@ async def wksta_user_enum(rpc: RpcConnection, level: int = 1, *, server: str | N
     """NetrWkstaUserEnum (opnum 2, MS-WKST 3.2.4.3): users logged on, level 0 or 1."""
     if level not in (0, 1):
         raise ValueError(f"workstation user level {level} is not 0 or 1")
-    items, _total, _rounds = await net_enum(rpc, OP_WKSTA_USER_ENUM, "NetrWkstaUserEnum", level, _user_elem(level),
-                                              4 if level == 0 else 16, server=server, preferred=preferred,
-                                              max_rounds=max_rounds)
+    items, _total, _rounds, _got = await net_enum(rpc, OP_WKSTA_USER_ENUM, "NetrWkstaUserEnum", level, _user_elem,
+                                                    {0: 4, 1: 16}, server=server, preferred=preferred,
+                                                    max_rounds=max_rounds)
     return tuple(items)

@@ -133,6 +133,7 @@ class FaultStatus(IntEnum):
     RPC_S_INVALID_TAG = 0x000006C5  # a union discriminant with no arm
     RPC_S_PROCNUM_OUT_OF_RANGE = 0x000006D1
     RPC_S_UNKNOWN_AUTHN_SERVICE = 0x000006D3
+    RPC_S_CANNOT_SUPPORT = 0x000006E4  # impacket's smbserver for an operation it does not serve
     NCA_S_FAULT_NDR = 0x000006F7  # RPC_X_BAD_STUB_DATA: the stub did not unmarshal
     NCA_S_FAULT_INVALID_TAG = 0x1C000006
     NCA_S_FAULT_INVALID_BOUND = 0x1C000007
@@ -390,6 +391,7 @@ class BindNak:
 _REQ = struct.Struct("<IHH")  # alloc_hint, p_cont_id, opnum
 _RSP = struct.Struct("<IHBx")  # alloc_hint, p_cont_id, cancel_count
 _FAULT = struct.Struct("<IHBBI4x")  # alloc_hint, p_cont_id, cancel_count, reserved, status
+_FAULT_SHORT = struct.Struct("<IHBBI")  # the same without the trailing reserved bytes
 FAULT_ALLOC_HINT = 0x20
 
 
@@ -458,7 +460,9 @@ class Fault:
 
     @classmethod
     def decode(cls, header: Header, pdu: bytes | bytearray | memoryview) -> "Fault":
-        hint, cid, cancels, _, status = _body(header, pdu).unpack(_FAULT, HEADER_SIZE)
+        """The trailing 4 reserved bytes (C706 12.6.4.7) may be missing: impacket's DCE/RPC
+        server (smbserver.py) ends its faults after ``status``, a 28-byte PDU."""
+        hint, cid, cancels, _, status = _body(header, pdu).unpack(_FAULT_SHORT, HEADER_SIZE)
         return cls(status, cid, hint, cancels)
 
 

@@ -176,6 +176,9 @@ async def _srvsvc(link: Link, out: list[RpcProbe]) -> None:
         out.append(RpcProbe("srvsvc", "NetrServerGetInfo", res, 101, None, data))
         for level in (1, 2):
             res, shares = await pipe.call(lambda rpc, level=level: srvsvc.share_enum(rpc, level, server=server))
+            if shares is not None and shares.level != level:  # impacket's smbserver: level 1 whatever was asked
+                res = Outcome(Result.UNAVAILABLE, None, None, "protocol", f"answered at level {shares.level}")
+                shares = None
             data, count = {}, None
             if shares is not None:
                 count = len(shares.shares)
