@@ -3,7 +3,7 @@
 Servers: nullsmb under three policies (Windows' defaults; RestrictAnonymous 0 with srvsvc,
 samr and lsarpc open to null sessions, RestrictAnonymousSAM 0, TurnOffAnonymousBlock 1,
 LSAAnonymousNameLookup 1; RestrictAnonymous 2), the reference Samba with ``restrict
-anonymous`` 0 and 2 (tests/support/refsamba.py) and impacket's smbserver, which offers SMB1
+anonymous`` 0, 1 and 2 (tests/support/refsamba.py) and impacket's smbserver, which offers SMB1
 (tests/support/impacketsmb.py).
 
 Each probe runs as a user runs it (``python -m nullsmb probe ADDRESS --json``); its output is
@@ -306,6 +306,12 @@ def samba_ra0(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]
 
 
 @pytest.fixture(scope="module")
+def samba_ra1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
+    with running_samba(tmp_path_factory.mktemp("samba-ra1"), restrict_anonymous=1) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def samba_ra2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
     with running_samba(tmp_path_factory.mktemp("samba-ra2"), restrict_anonymous=2) as server:
         yield server
@@ -445,6 +451,25 @@ def test_samba_restrict_anonymous_0(samba_ra0: SambaServer) -> None:
     compare_smbclient(host, samba_ra0.port)
     check_findings_follow(host, seen)
     assert rc == 1 and doc["summary"]["exit_code"] == 1
+
+
+def test_samba_restrict_anonymous_1(samba_ra1: SambaServer) -> None:
+    """RestrictAnonymous 1's well-known gap, on Samba as on Windows: the enumerations are refused,
+    SID/name translation is not, so RID cycling still lists the accounts."""
+    rc, doc, _ = probe(samba_ra1.address)
+    host = host_of(doc)
+    acc = access(host)
+    seen = compare_rpcclient(host, samba_ra1.port)
+    assert seen["netshareenumall 1"] == "WERR_ACCESS_DENIED" and seen["enumdomusers"] == "STATUS_ACCESS_DENIED"
+    assert seen["lookupsids S-1-5-32-544"] == "ok"
+    assert setting(host, "RestrictAnonymous") == 1 and setting(host, "LSAAnonymousNameLookup") == 1
+    cycled = rpc_op(acc, "lsarpc", "LsarLookupSids:rid-cycling", None)
+    assert any(a["name"].endswith("\\alice") for a in cycled["data"]["accounts"])
+    ids = finding_ids(host)
+    assert "anon-rid-cycling" in ids and not {"anon-user-enum", "anon-share-enum"} & ids
+    compare_smbclient(host, samba_ra1.port)
+    check_findings_follow(host, seen)
+    assert rc == 1
 
 
 def test_samba_restrict_anonymous_2(samba_ra2: SambaServer) -> None:
