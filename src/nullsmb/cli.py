@@ -63,7 +63,15 @@ low ports without root:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``nullsmb`` and ``python -m nullsmb``; returns the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extras = parser.parse_known_args(argv)
+    # argparse takes a nargs="+" positional in one run: `probe A --json B` leaves B over. A
+    # command that names its list in ``more_positionals`` gets such words appended to it.
+    more = getattr(args, "more_positionals", None)
+    if extras and more and not any(e.startswith("-") for e in extras):
+        getattr(args, more).extend(extras)
+    elif extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     return int(args.run(args))
 
 

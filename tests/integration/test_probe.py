@@ -614,3 +614,42 @@ def test_bench_probe_runs() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "| 8 | 4 |" in proc.stdout and "| 4 | 4 |" in proc.stdout and "peak RSS" in proc.stdout
     assert "windows-default:" in proc.stdout and "open:" in proc.stdout
+
+
+def test_progress_bar_on_a_terminal_only() -> None:
+    """With stderr on a terminal, several hosts get a progress bar there (cleared at the end);
+    stdout (here --jsonl into a pipe) carries only the results."""
+    import os
+    import pty
+    master, slave = pty.openpty()
+    try:
+        with tcp_listener("silent") as a, tcp_listener("silent") as b:
+            proc = subprocess.Popen([sys.executable, "-m", "nullsmb", "probe", f"{HOST}:{a}", f"{HOST}:{b}", "--jsonl",
+                                     "--timeout", "0.5", "--concurrency", "1"],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                                    env=dict(os.environ, TERM="xterm", COLUMNS="100"))
+            os.close(slave)
+            slave = -1
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the child closed its end
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            out, _ = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "probing" in terminal and re.search(r"[01]/2", terminal), terminal
+    assert "Traceback" not in terminal
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert sorted(line["target"] for line in lines) == sorted([f"{HOST}:{a}", f"{HOST}:{b}"])
+    # and into a pipe (the other tests), no bar at all
+    _rc, _doc, err = probe(f"{HOST}:{a}", f"{HOST}:{b}", "--timeout", "0.2")
+    assert "probing" not in err

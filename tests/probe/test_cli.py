@@ -58,3 +58,13 @@ def test_probe_is_listed_by_nullsmb_help(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "probe" in capsys.readouterr().out
+
+
+def test_targets_may_follow_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`nullsmb probe a --json b` probes a and b (argparse alone would refuse b)."""
+    from nullsmb.probe import cli as probe_cli
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(probe_cli, "_run", lambda args: seen.append(list(args.targets)) or 0)
+    parser_run = main(["probe", "h1", "--json", "--timeout", "3", "h2", "h3:4450"])
+    assert parser_run == 0 and seen == [["h1", "h2", "h3:4450"]]

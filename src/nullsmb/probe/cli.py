@@ -116,7 +116,7 @@ def register(commands: Any) -> argparse.ArgumentParser:
                         help="create and delete one temporary file on each share that lets us in")
     writes.add_argument("--no-write-tests", dest="write_tests", action="store_false",
                         help="never write anything (the default)")
-    p.set_defaults(run=_run, write_tests=False)
+    p.set_defaults(run=_run, write_tests=False, more_positionals="targets")  # `probe A --json B` too
     return p
 
 
