@@ -58,7 +58,8 @@ def _principal_sid(server: ServerContext, name: str) -> bytes | None:
 
 
 def share_descriptor(server: ServerContext, share: Share, *, container: bool = False) -> SecurityDescriptor:
-    """Rule 1 for ``share``; also the share's own descriptor, which srvsvc returns at information level 502 (MS-SRVS 2.2.4.26)."""
+    """Rule 1 for ``share``; also the share's own descriptor, which srvsvc returns at
+    information levels 502 and 503 (MS-SRVS 2.2.4.26, 2.2.4.27)."""
     flags = OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE if container else 0
     aces = []
     for name, right in share.access:
