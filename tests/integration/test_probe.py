@@ -120,10 +120,10 @@ def probe(address: str, *extra: str, fmt: str = "--json") -> tuple[int, Any, str
     return proc.returncode, doc, proc.stderr
 
 
-def rpcclient(port: int, command: str, *auth: str) -> tuple[int, str]:
+def rpcclient(port: int, command: str, *auth: str, options: tuple[str, ...] = ()) -> tuple[int, str]:
     if RPCCLIENT is None:
         pytest.fail("rpcclient is not installed (apt-get install smbclient; .ci/run does it)")
-    argv = [RPCCLIENT, *(auth or ("-U%", "-N")), "-p", str(port), HOST, "-c", command]
+    argv = [RPCCLIENT, *(auth or ("-U%", "-N")), *options, "-p", str(port), HOST, "-c", command]
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -197,13 +197,13 @@ def setting(host: dict[str, Any], name: str) -> Any:
 
 # -- the comparisons -------------------------------------------------------------------------------
 
-def compare_rpcclient(host: dict[str, Any], port: int, commands: list[tuple[str, str, str, int | None]] = COMMANDS
-                      ) -> dict[str, str]:
+def compare_rpcclient(host: dict[str, Any], port: int, commands: list[tuple[str, str, str, int | None]] = COMMANDS,
+                      options: tuple[str, ...] = ()) -> dict[str, str]:
     """Every rpcclient command agrees with the probe's null session; returns command → status."""
     acc = access(host)
     seen, mismatches = {}, []
     for command, interface, operation, level in commands:
-        rc, out = rpcclient(port, command)
+        rc, out = rpcclient(port, command, options=options)
         want = tool_status(rc, out)
         got = probe_status(rpc_op(acc, interface, operation, level))
         seen[command] = want
@@ -314,6 +314,13 @@ def samba_ra1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]
 @pytest.fixture(scope="module")
 def samba_ra2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
     with running_samba(tmp_path_factory.mktemp("samba-ra2"), restrict_anonymous=2) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def samba_smb1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SambaServer]:
+    with running_samba(tmp_path_factory.mktemp("samba-smb1"), restrict_anonymous=0,
+                       extra_global="   server min protocol = NT1\n   server max protocol = NT1\n") as server:
         yield server
 
 
@@ -485,6 +492,49 @@ def test_samba_restrict_anonymous_2(samba_ra2: SambaServer) -> None:
     assert {f["kind"] for f in host["verdict"]["findings"] if f["principal"] == "null"} <= {
         "share-read", "share-connect", "share-write-permitted"}
     assert rc == (1 if host["verdict"]["highest_severity"] == "high" else 0)
+
+
+# -- SMB1-only servers ------------------------------------------------------------------------------
+
+SMB1_OPTIONS = ("--option=client min protocol=NT1",)
+
+
+def test_samba_smb1_only(samba_smb1: SambaServer) -> None:
+    """``server max protocol = NT1``: the same steps over SMB1 (sessions, IPC$, pipes, RPC through
+    TransactNmPipe, share connects), and the findings follow rpcclient over NT1."""
+    rc, doc, _ = probe(samba_smb1.address)
+    host = host_of(doc)
+    t = host["transport"]
+    assert t["smb1"]["offered"] is True and t["offered_dialects"] == []
+    assert t["ntlm"]["netbios_computer"] == "REFSAMBA"  # the CHALLENGE of the SMB1 session setup
+    null, guest = session(host, "null"), session(host, "guest")
+    assert null["established"] and null["dialect"] == "NT LM 0.12"
+    assert guest["established"] and guest["is_guest"]  # SMB_SETUP_GUEST (map to guest = Bad User)
+    seen = compare_rpcclient(host, samba_smb1.port, options=SMB1_OPTIONS)
+    assert seen["enumdomusers"] == "ok" and seen["netshareenumall 1"] == "ok"
+    acc = access(host)
+    assert "alice" in {u["name"] for u in rpc_op(acc, "samr", "SamrEnumerateUsersInDomain", None)["data"]["users"]}
+    assert {p["name"]: p["outcome"]["result"] for p in acc["pipes"]}["samr"] == "ok"
+    public = share(acc, "public")
+    assert public["source"] == "listed" and public["connect"]["result"] == "ok"
+    assert public["listing"]["result"] == "skipped"  # contents are not listed over SMB1
+    assert {"smb1-enabled", "null-session", "anon-user-enum", "anon-rid-cycling"} <= finding_ids(host)
+    check_findings_follow(host, seen)
+    assert rc == 1
+
+
+def test_impacket_smb1_only(tmp_path: Path) -> None:
+    with running_impacket(tmp_path, smb2=False) as server:
+        rc, doc, _ = probe(server.address)
+        host = host_of(doc)
+        assert host["transport"]["offered_dialects"] == [] and host["transport"]["smb1"]["offered"] is True
+        assert session(host, "null")["established"] and session(host, "null")["dialect"] == "NT LM 0.12"
+        acc = access(host)
+        assert rpc_op(acc, "srvsvc", "NetrShareEnum", 1)["data"]["shares"]  # srvsvc over TransactNmPipe
+        assert share(acc, "PUBLIC")["connect"]["result"] == "ok"
+        assert rpc_op(acc, "lsarpc", "bind", None)["outcome"]["status"] == "STATUS_NO_SUCH_FILE"  # no lsarpc
+        assert "smb1-enabled" in finding_ids(host)
+        assert rc == (1 if host["verdict"]["highest_severity"] == "high" else 0)
 
 
 # -- impacket ----------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import sys
 from impacket import smbserver
 server = smbserver.SimpleSMBServer(listenAddress="127.0.0.1", listenPort=int(sys.argv[1]))
 server.addShare("PUBLIC", sys.argv[2], "public files")
-server.setSMB2Support(True)
+server.setSMB2Support(sys.argv[3] == "smb2")
 server.start()
 """
 
@@ -69,7 +69,8 @@ def _accepts(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def running_impacket(workdir: Path) -> Iterator[ImpacketServer]:
+def running_impacket(workdir: Path, *, smb2: bool = True) -> Iterator[ImpacketServer]:
+    """The server with SMB 2.0.2 as well as SMB1 (its usual set-up), or SMB1 only."""
     try:
         import impacket.smbserver  # noqa: F401
     except ImportError as exc:
@@ -79,7 +80,8 @@ def running_impacket(workdir: Path) -> Iterator[ImpacketServer]:
     port = _free_port()
     log_path = workdir / "impacket.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-c", _SCRIPT, str(port), str(share)], stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([sys.executable, "-c", _SCRIPT, str(port), str(share), "smb2" if smb2 else "smb1"],
+                                stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT)
     server = ImpacketServer(HOST, port, share, proc, log_path)
     try:

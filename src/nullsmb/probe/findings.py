@@ -30,6 +30,7 @@ from typing import Any
 
 from .evidence import GUEST, NULL, HostEvidence, PrincipalAccess, Result, RpcProbe, SessionProbe, ShareProbe
 from .fixes import Fix, fix_for
+from .smb1 import SMB1_DIALECT
 
 __all__ = ["RULES", "Finding", "Rule", "Severity", "Setting", "Verdict", "assess"]
 
@@ -163,17 +164,19 @@ def _guest_logon(ev: HostEvidence, _a: Any, _s: Any, _p: str) -> tuple[str, Sequ
     s = ev.session(GUEST)
     if s is None or not s.established or not s.is_guest:
         return None
+    flag = "Action SMB_SETUP_GUEST" if s.dialect == SMB1_DIALECT else "SessionFlags IS_GUEST"
     return ("unknown user names log on as Guest",
-            [f"SESSION_SETUP as {s.user} (random password): {s.outcome.evidence()}, SessionFlags IS_GUEST"])
+            [f"SESSION_SETUP as {s.user} (random password): {s.outcome.evidence()}, {flag}"])
 
 
 def _any_credentials(ev: HostEvidence, _a: Any, _s: Any, _p: str) -> tuple[str, Sequence[str]] | None:
     s = ev.session(GUEST)
     if s is None or not s.established or s.is_guest:
         return None
+    flags = ("Action without SMB_SETUP_GUEST" if s.dialect == SMB1_DIALECT
+             else f"SessionFlags 0x{s.session_flags:x} (not IS_GUEST)")
     return ("a random user name and password log on as a user",
-            [f"SESSION_SETUP as {s.user} (random password): {s.outcome.evidence()}, SessionFlags "
-             f"0x{s.session_flags:x} (not IS_GUEST)"])
+            [f"SESSION_SETUP as {s.user} (random password): {s.outcome.evidence()}, {flags}"])
 
 
 _SENSITIVE_PIPES = ("lsarpc", "samr", "netlogon", "winreg", "spoolss", "eventlog", "srvsvc")

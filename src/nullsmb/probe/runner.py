@@ -5,7 +5,8 @@ Rules:
    or does not answer within --timeout is a result ("unreachable"), not an error.
 2. Steps are independent: step 1's seven questions run concurrently, the three logons too, then
    each established principal runs pipes (4), RPC (5) and shares (3: it needs step 5's share
-   list) on its own link, the principals concurrently. A denial never stops a later step.
+   list) on its own link, the principals concurrently. A denial never stops a later step. A
+   host that offers SMB1 and no SMB2/3 dialect gets steps 2 to 5 over SMB1 (steps.smb1).
 3. A host has at most ``host_timeout`` seconds. When it runs out, what was collected so far is
    kept and the evidence says the host is ``incomplete``; the verdict uses what is there.
 4. Memory is bounded by ``concurrency``: targets are drawn lazily from an iterator by that
@@ -21,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from .evidence import (
@@ -38,9 +39,11 @@ from .evidence import (
 from .findings import Verdict, assess
 from .steps.common import Link, ProbeOptions, outcome_of
 from .steps.pipes import probe_pipes
-from .steps.rpc import probe_rpc
+from .steps.rpc import probe_rpc, share_list
 from .steps.sessions import open_sessions
 from .steps.shares import probe_shares
+from .steps.smb1 import Smb1Link, probe_smb1_host
+from .steps.smb1 import reach as smb1_reach
 from .steps.transport import probe_transport
 from .targets import Target
 
@@ -94,32 +97,39 @@ async def _reach(target: Target, timeout: float) -> Outcome:
     return Outcome.success("socket", f"TCP connect to {target.address}")
 
 
-def _share_list(access: _Access) -> list[tuple[str, int | None, str | None]]:
-    enum = next((r for r in access.rpc if r.operation == "NetrShareEnum" and r.level == 1 and r.outcome.ok), None)
-    if enum is None:
-        return []
-    return [(s.get("name") or "", s.get("type"), s.get("remark")) for s in enum.data.get("shares", ())]
-
-
 async def _principal(link: Link, acc: _Access, options: ProbeOptions, names: list[str],
                      random_bytes: Callable[[int], bytes]) -> None:
     acc.ipc, _tid = await link.ipc()
     await probe_pipes(link, acc.pipes)
     await probe_rpc(link, options, names, acc.rpc)
-    await probe_shares(link, _share_list(acc), acc.shares, write_tests=options.write_tests,
+    await probe_shares(link, share_list(acc.rpc), acc.shares, write_tests=options.write_tests,
                        random_bytes=random_bytes)
 
 
 async def _steps(target: Target, options: ProbeOptions, partial: _Partial,
                  random_bytes: Callable[[int], bytes], links: list[Link]) -> None:
     partial.transport = await probe_transport(target.host, target.port, options.timeout)
-    if not partial.transport.offered_dialects and partial.transport.smb1.offered:
-        partial.sessions = ()
-        return  # SMB1 only: the client speaks SMB2/3; the verdict says so
-    sessions, alive = await open_sessions(target.host, target.port, options, random_bytes, links)
-    partial.sessions = sessions
     ntlm = partial.transport.ntlm
     names = [n for n in (ntlm.netbios_computer, ntlm.netbios_domain) if n]
+    if not partial.transport.offered_dialects and partial.transport.smb1.offered:
+        # SMB1 only: the same steps over SMB1 (steps.smb1), share contents excepted
+        smb1_links: list[Smb1Link] = []
+        try:
+            partial.sessions, alive1 = await probe_smb1_host(target.host, target.port, options, random_bytes,
+                                                             smb1_links)
+            challenge = next((k.challenge for k in smb1_links if k.challenge and k.challenge.outcome.ok), None)
+            if challenge is not None and not partial.transport.ntlm.outcome.ok:
+                partial.transport = replace(partial.transport, ntlm=challenge)
+                names = [n for n in (challenge.netbios_computer, challenge.netbios_domain) if n]
+            for p in alive1:
+                partial.access[p] = _Access(p)
+            await asyncio.gather(*(smb1_reach(link, partial.access[p], options, names) for p, link in alive1.items()))
+        finally:
+            for link1 in smb1_links:
+                await link1.close()
+        return
+    sessions, alive = await open_sessions(target.host, target.port, options, random_bytes, links)
+    partial.sessions = sessions
     for principal in alive:
         partial.access[principal] = _Access(principal)
     await asyncio.gather(*(_principal(link, partial.access[p], options, names, random_bytes)

@@ -173,6 +173,12 @@ class Link:
             self._ipc, self.ipc_response = rsp[0], rsp[1]
         return out, self._ipc
 
+    async def open_pipe(self, tid: int, name: str) -> tuple[Outcome, Any]:
+        """CREATE the named pipe ``name`` on the IPC$ tree ``tid``: (evidence, an ``SmbPipe``)."""
+        from ...client import SmbPipe
+
+        return await self.run(lambda c: SmbPipe.open(c, tid, name))
+
     async def close(self) -> None:
         client, self.client, self._ipc = self.client, None, None
         if client is not None:

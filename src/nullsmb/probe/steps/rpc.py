@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from ...client import RpcBindError, RpcConnection, RpcError, RpcFaultError, RpcProtocolError, RpcStatusError, SmbPipe
+from ...client import RpcBindError, RpcConnection, RpcError, RpcFaultError, RpcProtocolError, RpcStatusError
 from ...client import lsa, samr, srvsvc, wkssvc
 from ...rpc.ndr import Sid
 from ...rpc.pdu import FaultStatus, ProviderReason, SyntaxId
@@ -86,7 +86,7 @@ class _Pipe:
         ipc, tid = await self.link.ipc()
         if tid is None:
             return self._record(Outcome(ipc.result, ipc.status, ipc.code, ipc.kind, f"IPC$: {ipc.detail}"))
-        out, pipe = await self.link.run(lambda c: SmbPipe.open(c, tid, self.name))
+        out, pipe = await self.link.open_pipe(tid, self.name)
         if pipe is None:
             return self._record(out)
         rpc = RpcConnection(pipe)
@@ -366,6 +366,14 @@ async def _samr(link: Link, out: list[RpcProbe]) -> None:
         await _quiet(pipe.call(lambda rpc: samr.close_handle(rpc, sh)))
     finally:
         await pipe.close()
+
+
+def share_list(rpc: Sequence[RpcProbe]) -> list[tuple[str, int | None, str | None]]:
+    """(name, STYPE, remark) of the shares this principal's NetrShareEnum level 1 listed."""
+    enum = next((r for r in rpc if r.operation == "NetrShareEnum" and r.level == 1 and r.outcome.ok), None)
+    if enum is None:
+        return []
+    return [(s.get("name") or "", s.get("type"), s.get("remark")) for s in enum.data.get("shares", ())]
 
 
 async def probe_rpc(link: Link, options: ProbeOptions, names: Sequence[str], out: list[RpcProbe]) -> None:
