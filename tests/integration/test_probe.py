@@ -21,6 +21,7 @@ import json
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -703,3 +704,100 @@ def test_progress_bar_on_a_terminal_only() -> None:
     # and into a pipe (the other tests), no bar at all
     _rc, _doc, err = probe(f"{HOST}:{a}", f"{HOST}:{b}", "--timeout", "0.2")
     assert "probing" not in err
+
+
+# -- a hostile SMB1-only server ------------------------------------------------------------------------
+
+def _smb1_negotiate_response() -> bytes:
+    """NT LM 0.12 with extended security (MS-SMB 2.2.4.5.2.1), what an SMB1-only server answers."""
+    header = struct.pack("<4sBIBHH8sHHHHH", b"\xffSMB", 0x72, 0, 0x98, 0xC801, 0, bytes(8), 0, 0, 0xFEFF, 0, 0)
+    words = struct.pack("<HBHHIIIIQhB", 0, 3, 50, 1, 16644, 65536, 0, 0x800000FD, 0, 0, 0)
+    data = bytes(16)  # ServerGUID, no security blob
+    return header + bytes([len(words) // 2]) + words + struct.pack("<H", len(data)) + data
+
+
+def _smb1_answer(request: bytes, variant: str) -> bytes | None:
+    command, mid = request[4], struct.unpack_from("<H", request, 30)[0]
+    if variant == "garbage":
+        return b"\x00\x01\x02not smb at all" * 3
+    if variant == "wrong-command":
+        return _smb1_header(0xA2 if command != 0xA2 else 0x75, 0, mid) + b"\x00\x00\x00"
+    if variant == "truncated":
+        return _smb1_header(command, 0, mid) + b"\x0c\x01\x02"
+    # "logon-then-junk": every SESSION_SETUP succeeds at once; everything else is answered by
+    # a response whose offsets and counts point outside the message
+    if command == 0x73:
+        return _smb1_header(command, 0, mid, uid=0x800) + b"\x04\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    if command == 0x75:
+        return _smb1_header(command, 0, mid, tid=1) + b"\x03\xff\x00\x00\x00\x01\x00" + b"\x04\x00IPC\x00"
+    if command == 0xA2:
+        return _smb1_header(command, 0, mid) + b"\x22" + b"\xff\x00\x00\x00\x00\x01\x40" + bytes(61) + b"\x00\x00"
+    return _smb1_header(command, 0, mid) + b"\x0a" + b"\xff\xff" * 10 + b"\x00\x00"
+
+
+def _smb1_header(command: int, status: int, mid: int, *, uid: int = 0, tid: int = 0) -> bytes:
+    return struct.pack("<4sBIBHH8sHHHHH", b"\xffSMB", command, status, 0x98, 0xC801, 0, bytes(8), 0, tid, 0xFEFF,
+                       uid, mid)
+
+
+@contextlib.contextmanager
+def hostile_smb1_server(variant: str) -> Iterator[int]:
+    """Loopback SMB1-only server: a proper NEGOTIATE answer (SMB2 NEGOTIATEs are hung up on),
+    then broken answers of the kind ``variant`` names."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind((HOST, 0))
+    srv.listen(64)
+    srv.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            while not stop.is_set():
+                head = conn.recv(4, socket.MSG_WAITALL)
+                if len(head) < 4:
+                    return
+                request = conn.recv(int.from_bytes(head[1:], "big"), socket.MSG_WAITALL)
+                if request[:4] != b"\xffSMB":
+                    return  # SMB2: not spoken
+                answer = _smb1_negotiate_response() if request[4] == 0x72 else _smb1_answer(request, variant)
+                conn.sendall(len(answer).to_bytes(4, "big") + answer)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        srv.close()
+
+
+@pytest.mark.parametrize("variant", ["garbage", "wrong-command", "truncated", "logon-then-junk"])
+def test_hostile_smb1_server_gives_results_not_errors(variant: str) -> None:
+    with hostile_smb1_server(variant) as port:
+        rc, doc, err = probe(f"{HOST}:{port}", "--timeout", "2")
+    host = host_of(doc)
+    assert host["transport"]["smb1"]["offered"] is True and host["transport"]["offered_dialects"] == []
+    assert "internal" not in json.dumps(host), host  # no probe error: every answer became evidence
+    null = session(host, "null")
+    if variant == "logon-then-junk":
+        assert null["established"]
+        ipc = access(host)["ipc"]
+        assert ipc["result"] == "ok"
+        bind = rpc_op(access(host), "srvsvc", "bind", None)["outcome"]  # the junk TransactNmPipe answer
+        assert bind["result"] in ("failed", "disconnected") and bind["kind"] in ("protocol", "rpc_protocol"), bind
+    else:
+        assert not null["established"] and null["outcome"]["result"] in ("failed", "disconnected"), null

@@ -21,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ...auth.ntlmssp import NtlmInitiator
 from ...auth.spnego import SpnegoInitiator
-from ...client import SmbClientError
+from ...client import ClientProtocolError, SmbClientError
 from ...client.rpc import RpcProtocolError
 from ...status import MalformedMessage, NtStatus
 from ...wire.fscc import filetime
@@ -35,6 +35,7 @@ from ..smb1 import SMB1_DIALECT, parse_smb1_negotiate_response, smb1_only_negoti
 from ..smb1_session import (
     COM_NT_CREATE_ANDX,
     COM_READ_ANDX,
+    COM_SESSION_SETUP_ANDX,
     COM_TRANSACTION,
     COM_TREE_CONNECT_ANDX,
     COM_WRITE_ANDX,
@@ -114,9 +115,12 @@ class _Conn:
         """``build(mid)`` sent, its answer parsed; a failing status (not in ``allow``) raises."""
         async with self.lock:
             mid = self.next_mid()
-            rsp = parse_response(await self.exchange(build(mid)))
+            try:
+                rsp = parse_response(await self.exchange(build(mid)))
+            except MalformedMessage as exc:  # the probe's steps treat it as SMB2's protocol errors
+                raise ClientProtocolError(f"SMB1: {exc}") from None
         if rsp.command != command or rsp.mid != mid:
-            raise MalformedMessage(f"answer 0x{rsp.command:02x}/mid {rsp.mid} to 0x{command:02x}/mid {mid}")
+            raise ClientProtocolError(f"SMB1: answer 0x{rsp.command:02x}/mid {rsp.mid} to 0x{command:02x}/mid {mid}")
         if rsp.status != 0 and rsp.status not in allow:
             raise Smb1Error(rsp.status, None, f"SMB1 command 0x{command:02x}")
         return rsp
@@ -129,6 +133,16 @@ class _Conn:
             pass
 
 
+T = TypeVar("T")
+
+
+def _decoded(reader: Callable[[Smb1Response], T], rsp: Smb1Response) -> T:
+    try:
+        return reader(rsp)
+    except MalformedMessage as exc:
+        raise ClientProtocolError(f"SMB1: {exc}") from None
+
+
 class Smb1Pipe:
     """A named pipe on IPC$ over SMB1: ``client.rpc.PipeTransport`` for ``RpcConnection``."""
 
@@ -139,7 +153,7 @@ class Smb1Pipe:
         c = self.conn
         rsp = await c.request(lambda mid: transact_nmpipe_request(self.fid, data, max_out, mid=mid, uid=c.uid,
                                                                    tid=self.tid), COM_TRANSACTION, (_OVERFLOW,))
-        out = transaction_data(rsp)
+        out = _decoded(transaction_data, rsp)
         if len(out) > max_out:
             raise RpcProtocolError(f"TransactNmPipe returned {len(out)} bytes for {max_out} asked")
         return out, rsp.status == _OVERFLOW
@@ -148,14 +162,15 @@ class Smb1Pipe:
         c = self.conn
         rsp = await c.request(lambda mid: write_andx_request(self.fid, data, mid=mid, uid=c.uid, tid=self.tid),
                               COM_WRITE_ANDX)
-        if write_andx_count(rsp) != len(data):
-            raise RpcProtocolError(f"pipe WRITE_ANDX took {write_andx_count(rsp)} of {len(data)} bytes")
+        written = _decoded(write_andx_count, rsp)
+        if written != len(data):
+            raise RpcProtocolError(f"pipe WRITE_ANDX took {written} of {len(data)} bytes")
 
     async def read(self, max_bytes: int) -> tuple[bytes, bool]:
         c = self.conn
         rsp = await c.request(lambda mid: read_andx_request(self.fid, max_bytes, mid=mid, uid=c.uid, tid=self.tid),
                               COM_READ_ANDX, (_OVERFLOW,))
-        out = read_andx_data(rsp)
+        out = _decoded(read_andx_data, rsp)
         if len(out) > max_bytes:
             raise RpcProtocolError(f"READ_ANDX returned {len(out)} bytes for {max_bytes} asked")
         return out, rsp.status == _OVERFLOW
@@ -171,7 +186,7 @@ def _failed(exc: BaseException) -> Outcome:
     return outcome_of(exc)
 
 
-_IO_ERRORS = (OSError, TimeoutError, asyncio.IncompleteReadError, MalformedMessage)
+_IO_ERRORS = (OSError, TimeoutError, asyncio.IncompleteReadError, MalformedMessage, ClientProtocolError)
 
 
 class Smb1Link:
@@ -223,6 +238,8 @@ class Smb1Link:
         for _leg in range(MAX_LEGS):
             mid = conn.next_mid()
             rsp = parse_response(await conn.exchange(session_setup_request(blob, mid=mid, uid=conn.uid)))
+            if rsp.command != COM_SESSION_SETUP_ANDX or rsp.mid != mid:
+                raise MalformedMessage(f"answer 0x{rsp.command:02x}/mid {rsp.mid} to SESSION_SETUP_ANDX/mid {mid}")
             conn.uid = rsp.uid
             action, server_blob = session_setup_result(rsp)
             if rsp.status == NtStatus.STATUS_MORE_PROCESSING_REQUIRED:
@@ -273,7 +290,8 @@ class Smb1Link:
                                               COM_NT_CREATE_ANDX), timeout=self.timeout)
         if rsp is None:
             return out, None
-        return Outcome.ntstatus(0, "SMB1 NT_CREATE_ANDX"), Smb1Pipe(conn, tid, nt_create_fid(rsp))
+        fid = _decoded(nt_create_fid, rsp)
+        return Outcome.ntstatus(0, "SMB1 NT_CREATE_ANDX"), Smb1Pipe(conn, tid, fid)
 
     async def close(self) -> None:
         conn, self.client, self._ipc = self.client, None, None
