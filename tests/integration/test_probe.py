@@ -518,21 +518,26 @@ def test_samba_smb1_only(samba_smb1: SambaServer) -> None:
     assert {p["name"]: p["outcome"]["result"] for p in acc["pipes"]}["samr"] == "ok"
     public = share(acc, "public")
     assert public["source"] == "listed" and public["connect"]["result"] == "ok"
-    assert public["listing"]["result"] == "skipped"  # contents are not listed over SMB1
-    assert {"smb1-enabled", "null-session", "anon-user-enum", "anon-rid-cycling"} <= finding_ids(host)
+    assert public["listing"]["result"] == "ok" and public["access"] == "readable"  # FIND_FIRST2 of the root
+    assert {"smb1-enabled", "null-session", "anon-user-enum", "anon-rid-cycling", "anon-share-read"} <= finding_ids(host)
+    rc_ls, out = smbclient(samba_smb1.port, "//127.0.0.1/public", *SMB1_OPTIONS, "-m", "NT1", "-c", "ls")
+    assert rc_ls == 0, out  # smbclient over NT1 reads it too
     check_findings_follow(host, seen)
     assert rc == 1
 
 
 def test_impacket_smb1_only(tmp_path: Path) -> None:
     with running_impacket(tmp_path, smb2=False) as server:
+        (server.share_dir / "seen.txt").write_text("x")
         rc, doc, _ = probe(server.address)
         host = host_of(doc)
         assert host["transport"]["offered_dialects"] == [] and host["transport"]["smb1"]["offered"] is True
         assert session(host, "null")["established"] and session(host, "null")["dialect"] == "NT LM 0.12"
         acc = access(host)
         assert rpc_op(acc, "srvsvc", "NetrShareEnum", 1)["data"]["shares"]  # srvsvc over TransactNmPipe
-        assert share(acc, "PUBLIC")["connect"]["result"] == "ok"
+        public = share(acc, "PUBLIC")
+        assert public["connect"]["result"] == "ok" and public["share_type"] == "disk"  # impacket: service "PUBLIC"
+        assert public["access"] == "readable" and public["entries"] == 1 and public["sample"] == ["seen.txt"]
         assert rpc_op(acc, "lsarpc", "bind", None)["outcome"]["status"] == "STATUS_NO_SUCH_FILE"  # no lsarpc
         assert "smb1-enabled" in finding_ids(host)
         assert rc == (1 if host["verdict"]["highest_severity"] == "high" else 0)

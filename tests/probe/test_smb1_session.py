@@ -137,7 +137,48 @@ def test_responses_parse() -> None:
     assert error.status == 0xC000006D and s1.session_setup_result(error) == (0, b"")
 
 
+def names_entry(name: str, last: bool = False) -> bytes:
+    raw = name.encode("utf-16-le")
+    size = 12 + len(raw)
+    size += -size % 4
+    return struct.pack("<III", 0 if last else size, 0, len(raw)) + raw + bytes(size - 12 - len(raw))
+
+
+def find_first2_response(names: list[str], end: int = 1) -> bytes:
+    entries = b"".join(names_entry(n, i == len(names) - 1) for i, n in enumerate(names))
+    params = struct.pack("<HHHHH", 1, len(names), end, 0, 0)
+    base = 32 + 1 + 20 + 2
+    p_off = base + 1
+    d_off = p_off + len(params) + 2
+    words = struct.pack("<HHHHHHHHHBB", len(params), len(entries), 0, len(params), p_off, 0, len(entries), d_off, 0, 0, 0)
+    return response(0x32, words, b"\0" + params + b"\0\0" + entries)
+
+
+def test_find_first2_request_layout() -> None:
+    pdu = s1.find_first2_request("\\*", 100, mid=2, uid=3, tid=4)
+    head, words, _data = split(pdu)
+    assert head[4] == 0x32 and len(words) == 30  # WordCount 15: 14 + one setup word
+    (total_p, total_d, _mp, max_d, _ms, _r1, _f, _t, _r2, p_count, p_off, d_count, _d_off, setup_count, _r3,
+     sub) = struct.unpack("<HHHHBBHIHHHHHBBH", words)
+    assert (total_d, d_count, setup_count, sub) == (0, 0, 1, 1) and p_count == total_p and max_d <= 16644
+    attrs, count, flags, level, _storage = struct.unpack_from("<HHHHI", pdu, p_off)
+    assert (attrs, count, flags, level) == (0x16, 100, 1, 0x103) and p_off % 4 == 0
+    assert pdu[p_off + 12:p_off + p_count].decode("utf-16-le") == "\\*\0"
+
+
+def test_find_first2_names() -> None:
+    rsp = s1.parse_response(find_first2_response([".", "..", "a.txt", "dir"], end=0))
+    assert s1.find_first2_names(rsp) == ([".", "..", "a.txt", "dir"], False)
+    assert s1.find_first2_names(rsp, limit=2) == ([".", ".."], False)
+    bad = bytearray(find_first2_response(["a.txt"]))
+    at = bytes(bad).index("a.txt".encode("utf-16-le")) - 4
+    struct.pack_into("<I", bad, at, 5000)  # FileNameLength
+    with pytest.raises(MalformedMessage):
+        s1.find_first2_names(s1.parse_response(bytes(bad)))
+
+
 RESPONSES = {
+    "find_first2": (find_first2_response(["one", "two"]), s1.find_first2_names),
     "session_setup": (session_setup_response(b"NTLMSSP-ish"), s1.session_setup_result),
     "transaction": (transaction_response(b"x" * 30), s1.transaction_data),
     "read_andx": (read_andx_response(b"y" * 30), s1.read_andx_data),
@@ -155,7 +196,7 @@ def test_truncation_at_every_offset(name: str) -> None:
             pass
 
 
-@pytest.mark.parametrize("reader", [s1.session_setup_result, s1.transaction_data, s1.read_andx_data,
+@pytest.mark.parametrize("reader", [s1.session_setup_result, s1.transaction_data, s1.read_andx_data, s1.find_first2_names,
                                     s1.write_andx_count, s1.nt_create_fid, s1.tree_connect_service])
 @pytest.mark.parametrize("word_count", range(0, 12))
 def test_short_parameter_words_are_malformed_or_empty(reader, word_count: int) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,8 @@ Rules:
    2.2.4.6: the SPNEGO/NTLMSSP blobs of ``auth.spnego``, the same as SMB2's), TREE_CONNECT_ANDX
    (MS-CIFS 2.2.4.55), NT_CREATE_ANDX of a named pipe on IPC$ (MS-CIFS 2.2.4.64), the pipe's
    DCE/RPC traffic (TRANSACTION TransactNmPipe, MS-CIFS 2.2.5.6; WRITE_ANDX 2.2.4.43; READ_ANDX
-   2.2.4.42) and CLOSE (MS-CIFS 2.2.4.5). One request at a time, no AndX chains, no signing (null and guest
+   2.2.4.42), a root listing (TRANSACTION2 FIND_FIRST2 with SMB_FIND_FILE_NAMES_INFO, MS-CIFS
+   2.2.6.2 and 2.2.8.1.6) and CLOSE (MS-CIFS 2.2.4.5). One request at a time, no AndX chains, no signing (null and guest
    sessions have no key; MS-SMB 3.2.4.2.4 lets a client leave signing off unless the server
    requires it, which the probe's step 1 reports).
 2. Requests use Unicode, NT status codes and long names (Flags2 0xC801); strings are aligned to
@@ -28,6 +29,7 @@ from ..status import MalformedMessage
 from ..wire.header import SMB1_MAGIC
 
 __all__ = [
+    "COM_TRANSACTION2", "find_first2_request", "find_first2_names",
     "COM_READ_ANDX", "COM_TRANSACTION", "COM_WRITE_ANDX", "read_andx_request", "read_andx_data",
     "transact_nmpipe_request", "transaction_data", "write_andx_request", "write_andx_count",
     "COM_CLOSE", "COM_NT_CREATE_ANDX", "COM_SESSION_SETUP_ANDX", "COM_TREE_CONNECT_ANDX", "SMB_SETUP_GUEST",
@@ -39,6 +41,9 @@ COM_CLOSE = 0x04
 COM_TRANSACTION = 0x25
 COM_READ_ANDX = 0x2E
 COM_WRITE_ANDX = 0x2F
+COM_TRANSACTION2 = 0x32
+TRANS2_FIND_FIRST2 = 0x0001
+SMB_FIND_FILE_NAMES_INFO = 0x0103
 TRANS_TRANSACT_NMPIPE = 0x0026
 COM_SESSION_SETUP_ANDX = 0x73
 COM_TREE_CONNECT_ANDX = 0x75
@@ -233,3 +238,58 @@ def write_andx_count(rsp: Smb1Response) -> int:
         raise MalformedMessage("WRITE_ANDX response too short")
     count, _available, count_high = struct.unpack_from("<HHI", rsp.words, 4)
     return count | ((count_high & 0xFFFF) << 16)
+
+
+_TRANS2_WORDS = struct.Struct("<HHHHBBHIHHHHHBBH")  # MS-CIFS 2.2.4.46.1 with one setup word: 30 bytes
+_FIND_PARAMS = struct.Struct("<HHHHI")  # SearchAttributes, SearchCount, Flags, InformationLevel, StorageType
+_FIND_RESPONSE_PARAMS = struct.Struct("<HHHHH")  # SID, SearchCount, EndOfSearch, EaErrorOffset, LastNameOffset
+_NAMES_ENTRY = struct.Struct("<III")  # NextEntryOffset, FileIndex, FileNameLength (MS-CIFS 2.2.8.1.6)
+_SEARCH_ALL = 0x0016  # SMB_FILE_ATTRIBUTE_HIDDEN | SYSTEM | DIRECTORY
+_FIND_CLOSE_AFTER_REQUEST = 0x0001
+_MAX_FIND_DATA = 16000  # fits our MaxBufferSize (16644), so the answer comes in one message
+
+
+def find_first2_request(pattern: str, count: int, *, mid: int, uid: int, tid: int) -> bytes:
+    """TRANSACTION2 FIND_FIRST2 of ``pattern`` (``\\*`` for the root), names only, the search
+    closed after this one answer: a read-only look at a share (the probe's step 3)."""
+    params = _FIND_PARAMS.pack(_SEARCH_ALL, count, _FIND_CLOSE_AFTER_REQUEST, SMB_FIND_FILE_NAMES_INFO, 0)
+    params += _unicode(pattern)
+    start = _data_offset(_TRANS2_WORDS.size)
+    pad = b"\0" * (-start % 4)  # Parameters aligned to 4 bytes from the header
+    param_offset = start + len(pad)
+    words = _TRANS2_WORDS.pack(len(params), 0, 10, _MAX_FIND_DATA, 0, 0, 0, 0, 0, len(params), param_offset, 0,
+                               param_offset + len(params), 1, 0, TRANS2_FIND_FIRST2)
+    return _message(COM_TRANSACTION2, words, pad + params, mid=mid, uid=uid, tid=tid)
+
+
+def find_first2_names(rsp: Smb1Response, limit: int = 1000) -> tuple[list[str], bool]:
+    """(names, end of search) of a FIND_FIRST2 response with SMB_FIND_FILE_NAMES_INFO entries;
+    every NextEntryOffset and FileNameLength is checked against the data."""
+    if len(rsp.words) < 20:
+        raise MalformedMessage("TRANSACTION2 response too short")
+    total_params, total_data, _r, p_count, p_off, p_disp, d_count, d_off, d_disp = struct.unpack_from(
+        "<HHHHHHHHH", rsp.words)
+    if p_disp or d_disp or p_count != total_params or d_count != total_data:
+        raise MalformedMessage("TRANSACTION2 response in several parts")
+    base = _data_offset(len(rsp.words))
+    params = _slice(base, rsp, p_off, p_count)
+    data = _slice(base, rsp, d_off, d_count)
+    if len(params) < _FIND_RESPONSE_PARAMS.size:
+        raise MalformedMessage("FIND_FIRST2 parameters too short")
+    _sid, count, end, _ea, _last = _FIND_RESPONSE_PARAMS.unpack_from(params)
+    names: list[str] = []
+    at = 0
+    for _ in range(min(count, limit)):
+        if at + _NAMES_ENTRY.size > len(data):
+            raise MalformedMessage("FIND_FIRST2 entry beyond the data")
+        nxt, _index, length = _NAMES_ENTRY.unpack_from(data, at)
+        name_at = at + _NAMES_ENTRY.size
+        if length > len(data) - name_at:
+            raise MalformedMessage("FIND_FIRST2 file name beyond the data")
+        names.append(data[name_at : name_at + length].decode("utf-16-le", "replace").rstrip("\0"))
+        if nxt == 0:
+            break
+        if nxt < _NAMES_ENTRY.size:
+            raise MalformedMessage("FIND_FIRST2 NextEntryOffset too small")
+        at += nxt
+    return names, bool(end)

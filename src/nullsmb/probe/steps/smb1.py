@@ -10,8 +10,9 @@ Rules:
    that the RPC step drives unchanged): a tree connect to IPC$; an open (NT_CREATE_ANDX) and
    close of each of ``steps.pipes.PIPES``; step 5's RPC calls through ``Smb1Pipe``
    (TransactNmPipe, WRITE_ANDX, READ_ANDX); then a tree connect to each share srvsvc listed and
-   to each well-known name (steps.shares). Share contents are not listed over SMB1: the
-   report says so.
+   to each well-known name (steps.shares), and on a disk share one FIND_FIRST2 of its root
+   (names only, at most ``LIST_COUNT``, the search closed with the answer). Nothing is written
+   over SMB1: --write-tests is reported as skipped there.
 3. Every request waits at most --timeout; a timeout or a closed connection ends that
    principal's SMB1 steps with the evidence of what happened.
 """
@@ -37,11 +38,14 @@ from ..smb1_session import (
     COM_READ_ANDX,
     COM_SESSION_SETUP_ANDX,
     COM_TRANSACTION,
+    COM_TRANSACTION2,
     COM_TREE_CONNECT_ANDX,
     COM_WRITE_ANDX,
     SMB_SETUP_GUEST,
     Smb1Response,
     close_request,
+    find_first2_names,
+    find_first2_request,
     nt_create_fid,
     nt_create_pipe_request,
     parse_response,
@@ -67,7 +71,8 @@ DIALECT = SMB1_DIALECT
 MAX_LEGS = 4  # SESSION_SETUP_ANDX round trips before the probe gives up on a server
 MAX_FRAME = 1 << 20
 _SERVICES = {"A:": "disk", "IPC": "pipe", "LPT1:": "print", "COMM": "comm"}
-_NOT_LISTED = "SMB1: share contents are not listed"
+LIST_COUNT = 100
+SAMPLE = 5
 _OVERFLOW = NtStatus.STATUS_BUFFER_OVERFLOW
 
 
@@ -275,6 +280,22 @@ class Smb1Link:
         service = tree_connect_service(rsp)
         return Outcome.ntstatus(0, f"SMB1 TREE_CONNECT_ANDX: service {service}"), rsp.tid, service
 
+    async def list_root(self, tid: int) -> tuple[Outcome, tuple[int, tuple[str, ...], bool] | None]:
+        """FIND_FIRST2 of ``\\*``: (evidence, (entries, the first few names, more left unread))."""
+        conn = self.client
+        if conn is None:
+            return Outcome.skipped("the SMB1 connection broke"), None
+        out, rsp = await attempt(conn.request(lambda mid: find_first2_request("\\*", LIST_COUNT, mid=mid,
+                                                                              uid=conn.uid, tid=tid),
+                                              COM_TRANSACTION2), timeout=self.timeout)
+        if rsp is None:
+            return out, None
+        names, end = _decoded(find_first2_names, rsp)
+        names = [n for n in names if n not in (".", "..")]
+        more = not end
+        return (Outcome.ntstatus(0, f"SMB1 FIND_FIRST2: {len(names)}{'+' if more else ''} entries in the root"),
+                (len(names), tuple(names[:SAMPLE]), more))
+
     async def ipc(self) -> tuple[Outcome, int | None]:
         """The IPC$ tree of the current connection (connected once per connection)."""
         if self._ipc is None or self.client is None:
@@ -311,13 +332,23 @@ async def _pipes(link: Smb1Link, acc: Reached) -> None:
         acc.pipes.append(PipeProbe(name, out))
 
 
-async def _shares(link: Smb1Link, listed: Sequence[tuple[str, int | None, str | None]], acc: Reached) -> None:
+async def _shares(link: Smb1Link, listed: Sequence[tuple[str, int | None, str | None]], acc: Reached,
+                  write_tests: bool) -> None:
     for name, source, listed_type, remark in share_names(listed):
-        out, _tid, service = await link.tree(name)
+        out, tid, service = await link.tree(name)
         stype = None if service is None else _SERVICES.get(service, service)
-        listing = Outcome.skipped(_NOT_LISTED) if stype == "disk" else None
+        listing, entries, sample, write = None, None, (), None
+        # impacket's server names the share itself as the service of a disk share: list anything
+        # that does not say it is a pipe, a printer or a serial device
+        if tid is not None and stype not in ("pipe", "print", "comm"):
+            listing, seen = await link.list_root(tid)
+            if seen is not None:
+                entries, sample, _more = seen
+                stype = "disk" if stype not in _SERVICES.values() else stype
+            if write_tests:
+                write = Outcome.skipped("SMB1: the probe writes over SMB2/3 only")
         acc.shares.append(ShareProbe(name, source, out, listed_type=listed_type, remark=remark, share_type=stype,
-                                     listing=listing))
+                                     listing=listing, entries=entries, sample=sample, write_test=write))
 
 
 async def reach(link: Smb1Link, acc: Reached, options: ProbeOptions, names: Sequence[str]) -> None:
@@ -327,7 +358,7 @@ async def reach(link: Smb1Link, acc: Reached, options: ProbeOptions, names: Sequ
     acc.ipc, _tid = await link.ipc()
     await _pipes(link, acc)
     await probe_rpc(link, options, names, acc.rpc)  # type: ignore[arg-type]
-    await _shares(link, share_list(acc.rpc), acc)
+    await _shares(link, share_list(acc.rpc), acc, options.write_tests)
 
 
 async def probe_smb1_host(host: str, port: int, options: ProbeOptions, random_bytes: Callable[[int], bytes],
