@@ -730,9 +730,11 @@ def _smb1_answer(request: bytes, variant: str) -> bytes | None:
     if variant == "truncated":
         return _smb1_header(command, 0, mid) + b"\x0c\x01\x02"
     # "logon-then-junk": every SESSION_SETUP succeeds at once; everything else is answered by
-    # a response whose offsets and counts point outside the message
+    # a response whose offsets and counts point outside the message ("stall": not answered)
     if command == 0x73:
         return _smb1_header(command, 0, mid, uid=0x800) + b"\x04\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    if variant == "stall":
+        return None  # logged on, then never another answer
     if command == 0x75:
         return _smb1_header(command, 0, mid, tid=1) + b"\x03\xff\x00\x00\x00\x01\x00" + b"\x04\x00IPC\x00"
     if command == 0xA2:
@@ -766,7 +768,8 @@ def hostile_smb1_server(variant: str) -> Iterator[int]:
                 if request[:4] != b"\xffSMB":
                     return  # SMB2: not spoken
                 answer = _smb1_negotiate_response() if request[4] == 0x72 else _smb1_answer(request, variant)
-                conn.sendall(len(answer).to_bytes(4, "big") + answer)
+                if answer is not None:
+                    conn.sendall(len(answer).to_bytes(4, "big") + answer)
         except OSError:
             pass
         finally:
@@ -790,15 +793,18 @@ def hostile_smb1_server(variant: str) -> Iterator[int]:
         srv.close()
 
 
-@pytest.mark.parametrize("variant", ["garbage", "wrong-command", "truncated", "logon-then-junk"])
+@pytest.mark.parametrize("variant", ["garbage", "wrong-command", "truncated", "logon-then-junk", "stall"])
 def test_hostile_smb1_server_gives_results_not_errors(variant: str) -> None:
     with hostile_smb1_server(variant) as port:
-        rc, doc, err = probe(f"{HOST}:{port}", "--timeout", "2")
+        rc, doc, err = probe(f"{HOST}:{port}", "--timeout", "1" if variant == "stall" else "2")
     host = host_of(doc)
     assert host["transport"]["smb1"]["offered"] is True and host["transport"]["offered_dialects"] == []
     assert "internal" not in json.dumps(host), host  # no probe error: every answer became evidence
     null = session(host, "null")
-    if variant == "logon-then-junk":
+    if variant == "stall":
+        assert null["established"] and access(host)["ipc"]["result"] == "timeout"
+        assert host["incomplete"] is None  # every step gave up in time, the host deadline was not needed
+    elif variant == "logon-then-junk":
         assert null["established"]
         ipc = access(host)["ipc"]
         assert ipc["result"] == "ok"

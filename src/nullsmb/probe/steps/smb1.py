@@ -98,6 +98,11 @@ class _Conn:
         self.mid = 0
         self.uid = 0
         self.lock = asyncio.Lock()
+        self.broken = ""
+
+    def _break(self, why: str) -> None:
+        self.broken = why or "broken"
+        self.writer.close()
 
     def next_mid(self) -> int:
         self.mid = self.mid % 0xFFFE + 1
@@ -119,13 +124,19 @@ class _Conn:
                       allow: tuple[int, ...] = ()) -> Smb1Response:
         """``build(mid)`` sent, its answer parsed; a failing status (not in ``allow``) raises."""
         async with self.lock:
+            if self.broken:
+                raise ConnectionResetError(f"the SMB1 connection broke earlier: {self.broken}")
             mid = self.next_mid()
             try:
                 rsp = parse_response(await self.exchange(build(mid)))
+                if rsp.command != command or rsp.mid != mid:
+                    raise MalformedMessage(f"answer 0x{rsp.command:02x}/mid {rsp.mid} to 0x{command:02x}/mid {mid}")
             except MalformedMessage as exc:  # the probe's steps treat it as SMB2's protocol errors
+                self._break(str(exc))
                 raise ClientProtocolError(f"SMB1: {exc}") from None
-        if rsp.command != command or rsp.mid != mid:
-            raise ClientProtocolError(f"SMB1: answer 0x{rsp.command:02x}/mid {rsp.mid} to 0x{command:02x}/mid {mid}")
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.CancelledError) as exc:
+                self._break(type(exc).__name__)  # an answer may still be on its way: never reuse
+                raise
         if rsp.status != 0 and rsp.status not in allow:
             raise Smb1Error(rsp.status, None, f"SMB1 command 0x{command:02x}")
         return rsp
@@ -260,6 +271,8 @@ class Smb1Link:
         return Outcome(Result.FAILED, None, None, "protocol", f"no answer after {MAX_LEGS} session setup legs")
 
     async def _live(self) -> _Conn | None:
+        if self.client is not None and self.client.broken:
+            await self.close()
         if self.client is None and self.relogons < MAX_RELOGONS:
             self.relogons += 1
             await self.logon()
@@ -298,7 +311,7 @@ class Smb1Link:
 
     async def ipc(self) -> tuple[Outcome, int | None]:
         """The IPC$ tree of the current connection (connected once per connection)."""
-        if self._ipc is None or self.client is None:
+        if self._ipc is None or self.client is None or self.client.broken:
             out, tid, _service = await self.tree("IPC$")
             self._ipc = (out, tid)
         return self._ipc
