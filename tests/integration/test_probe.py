@@ -164,6 +164,19 @@ def probe_status(op: dict[str, Any]) -> str:
 
 # -- reading the probe's document ----------------------------------------------------------------
 
+def troubles(host: dict[str, Any]) -> str:
+    """For assertion messages: every step that timed out, broke or was skipped, and the shares."""
+    lines = [f"host incomplete: {host['incomplete']}"]
+    for acc in host["access"]:
+        for r in acc["rpc"]:
+            if r["outcome"]["result"] in ("timeout", "disconnected", "skipped", "failed"):
+                lines.append(f"{acc['principal']} {r['interface']} {r['operation']}: {r['outcome']}")
+        for sh in acc["shares"]:
+            lines.append(f"{acc['principal']} share {sh['name']}: {sh['access']} connect={sh['connect']} "
+                         f"listing={sh['listing']}")
+    return "\n".join(lines)
+
+
 def host_of(doc: Any) -> dict[str, Any]:
     [host] = doc["hosts"]
     return host
@@ -453,7 +466,7 @@ def test_samba_restrict_anonymous_0(samba_ra0: SambaServer) -> None:
     assert "alice" in {u["name"] for u in users}
     cycled = rpc_op(acc, "lsarpc", "LsarLookupSids:rid-cycling", None)
     assert any(a["name"].endswith("\\alice") for a in cycled["data"]["accounts"])
-    assert {"anon-user-enum", "anon-rid-cycling", "guest-logon", "anon-share-read"} <= finding_ids(host)
+    assert {"anon-user-enum", "anon-rid-cycling", "guest-logon", "anon-share-read"} <= finding_ids(host), troubles(host)
     assert setting(host, "RestrictAnonymous") == 0 and setting(host, "RestrictAnonymousSAM") == 0
     assert setting(host, "GuestFallback") is True
     compare_smbclient(host, samba_ra0.port)
