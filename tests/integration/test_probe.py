@@ -531,7 +531,7 @@ def test_samba_smb1_only(samba_smb1: SambaServer) -> None:
     assert {p["name"]: p["outcome"]["result"] for p in acc["pipes"]}["samr"] == "ok"
     public = share(acc, "public")
     assert public["source"] == "listed" and public["connect"]["result"] == "ok"
-    assert public["listing"]["result"] == "ok" and public["access"] == "readable"  # FIND_FIRST2 of the root
+    assert public["listing"]["result"] == "ok" and public["access"] == "readable", troubles(host)  # FIND_FIRST2
     assert {"smb1-enabled", "null-session", "anon-user-enum", "anon-rid-cycling", "anon-share-read"} <= finding_ids(host)
     rc_ls, out = smbclient(samba_smb1.port, "//127.0.0.1/public", *SMB1_OPTIONS, "-m", "NT1", "-c", "ls")
     assert rc_ls == 0, out  # smbclient over NT1 reads it too
@@ -738,6 +738,8 @@ def _smb1_answer(request: bytes, variant: str) -> bytes | None:
     command, mid = request[4], struct.unpack_from("<H", request, 30)[0]
     if variant == "garbage":
         return b"\x00\x01\x02not smb at all" * 3
+    if variant == "drop-first-list":
+        return _flaky_share_server(request, command, mid)
     if variant == "wrong-command":
         return _smb1_header(0xA2 if command != 0xA2 else 0x75, 0, mid) + b"\x00\x00\x00"
     if variant == "truncated":
@@ -753,6 +755,41 @@ def _smb1_answer(request: bytes, variant: str) -> bytes | None:
     if command == 0xA2:
         return _smb1_header(command, 0, mid) + b"\x22" + b"\xff\x00\x00\x00\x00\x01\x40" + bytes(61) + b"\x00\x00"
     return _smb1_header(command, 0, mid) + b"\x0a" + b"\xff\xff" * 10 + b"\x00\x00"
+
+
+_LISTINGS: list[int] = []  # FIND_FIRST2 requests seen by the "drop-first-list" server
+
+
+class _Hangup(Exception):
+    """The fake server closes the connection instead of answering."""
+
+
+def _flaky_share_server(request: bytes, command: int, mid: int) -> bytes:
+    """A server that works, except that its first FIND_FIRST2 ever crashes the connection (as
+    Samba 4.17's smbd does when two sessions open a share root at once)."""
+    if command == 0x73:  # SESSION_SETUP_ANDX: logged on
+        return _smb1_header(command, 0, mid, uid=0x800) + b"\x04\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    if command == 0x75:  # TREE_CONNECT_ANDX: IPC$ and Public exist
+        path = request.upper()  # the UTF-16 path, ASCII letters upper-cased
+        if "\\IPC$".encode("utf-16-le") in path:
+            return _smb1_header(command, 0, mid, tid=1) + b"\x03\xff\x00\x00\x00\x01\x00" + b"\x04\x00IPC\x00"
+        if "\\PUBLIC".encode("utf-16-le") in path:
+            return _smb1_header(command, 0, mid, tid=2) + b"\x03\xff\x00\x00\x00\x01\x00" + b"\x03\x00A:\x00"
+        return _smb1_header(command, 0xC00000CC, mid) + b"\x00\x00\x00"  # STATUS_BAD_NETWORK_NAME
+    if command == 0x32:  # TRANSACTION2 FIND_FIRST2
+        _LISTINGS.append(mid)
+        if len(_LISTINGS) == 1:
+            raise _Hangup()
+        name = "a.txt".encode("utf-16-le")
+        entry = struct.pack("<III", 0, 0, len(name)) + name
+        params = struct.pack("<HHHHH", 1, 1, 1, 0, 0)
+        p_off = 32 + 1 + 20 + 2 + 1
+        d_off = p_off + len(params) + 2
+        words = struct.pack("<HHHHHHHHHBB", len(params), len(entry), 0, len(params), p_off, 0, len(entry), d_off,
+                            0, 0, 0)
+        data = b"\0" + params + b"\0\0" + entry
+        return _smb1_header(command, 0, mid) + bytes([len(words) // 2]) + words + struct.pack("<H", len(data)) + data
+    return _smb1_header(command, 0xC0000034, mid) + b"\x00\x00\x00"  # OBJECT_NAME_NOT_FOUND: no pipes
 
 
 def _smb1_header(command: int, status: int, mid: int, *, uid: int = 0, tid: int = 0) -> bytes:
@@ -780,7 +817,10 @@ def hostile_smb1_server(variant: str) -> Iterator[int]:
                 request = conn.recv(int.from_bytes(head[1:], "big"), socket.MSG_WAITALL)
                 if request[:4] != b"\xffSMB":
                     return  # SMB2: not spoken
-                answer = _smb1_negotiate_response() if request[4] == 0x72 else _smb1_answer(request, variant)
+                try:
+                    answer = _smb1_negotiate_response() if request[4] == 0x72 else _smb1_answer(request, variant)
+                except _Hangup:
+                    return
                 if answer is not None:
                     conn.sendall(len(answer).to_bytes(4, "big") + answer)
         except OSError:
@@ -804,6 +844,17 @@ def hostile_smb1_server(variant: str) -> Iterator[int]:
         stop.set()
         thread.join()
         srv.close()
+
+
+def test_a_listing_that_loses_the_connection_is_tried_again() -> None:
+    _LISTINGS.clear()
+    with hostile_smb1_server("drop-first-list") as port:
+        _rc, doc, _err = probe(f"{HOST}:{port}", "--timeout", "2")
+    host = host_of(doc)
+    public = [share(acc, "Public") for acc in host["access"]]
+    assert len(_LISTINGS) == 1 + len(public)  # one dropped, then one per principal
+    retried = [p for p in public if "first attempt lost the connection" in p["listing"]["detail"]]
+    assert len(retried) == 1 and all(p["access"] == "readable" and p["sample"] == ["a.txt"] for p in public), public
 
 
 @pytest.mark.parametrize("variant", ["garbage", "wrong-command", "truncated", "logon-then-junk", "stall"])

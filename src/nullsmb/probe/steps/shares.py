@@ -13,11 +13,16 @@ Rules:
    2.2.13) and closes it, which deletes it; the probe then checks that it is gone and says so
    in the evidence if it is not.
 5. Pipe and print shares are connected to only; their contents are not listed.
+6. A listing that loses the connection is tried once more, on a new connection (the link logs
+   on again): Samba 4.17 can panic ("lock order violation") when two sessions open a share's
+   root at the same moment, which the probe's concurrent principals do. The evidence keeps
+   both answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from ...client import SmbClient, SmbClientError
 from ...client.connection import ClientProtocolError, Outgoing, parse_file_directory_information
@@ -146,4 +151,16 @@ async def probe_shares(link: Link, listed: Sequence[tuple[str, int | None, str |
     """Every share of rule 1, one after the other on the principal's link, appended to ``out``."""
     for name, source, stype, remark in share_names(listed):
         write_name = f"nullsmb-probe-{random_bytes(6).hex()}.tmp" if write_tests else None
-        out.append(await _one(link, name, source, stype, remark, write_name))
+        out.append(await retry_dropped(lambda: _one(link, name, source, stype, remark, write_name)))
+
+
+async def retry_dropped(attempt_share: Callable[[], Awaitable[ShareProbe]]) -> ShareProbe:
+    """Rule 6: a share whose listing lost the connection is tried once more on a new one."""
+    first = await attempt_share()
+    if first.listing is None or first.listing.result is not Result.DISCONNECTED:
+        return first
+    again = await attempt_share()
+    if again.listing is None or not again.listing.ok:
+        return first
+    note = f"{again.listing.detail} (the first attempt lost the connection: {first.listing.evidence()})"
+    return replace(again, listing=replace(again.listing, detail=note.strip()))

@@ -63,7 +63,7 @@ from ..smb1_session import (
 from .common import MAX_RELOGONS, Credentials, ProbeOptions, attempt, outcome_of
 from .pipes import PIPES
 from .sessions import guest_credentials
-from .shares import share_names
+from .shares import retry_dropped, share_names
 
 __all__ = ["DIALECT", "Reached", "Smb1Link", "Smb1Pipe", "probe_smb1_host", "reach"]
 
@@ -348,20 +348,25 @@ async def _pipes(link: Smb1Link, acc: Reached) -> None:
 async def _shares(link: Smb1Link, listed: Sequence[tuple[str, int | None, str | None]], acc: Reached,
                   write_tests: bool) -> None:
     for name, source, listed_type, remark in share_names(listed):
-        out, tid, service = await link.tree(name)
-        stype = None if service is None else _SERVICES.get(service, service)
-        listing, entries, sample, write = None, None, (), None
-        # impacket's server names the share itself as the service of a disk share: list anything
-        # that does not say it is a pipe, a printer or a serial device
-        if tid is not None and stype not in ("pipe", "print", "comm"):
-            listing, seen = await link.list_root(tid)
-            if seen is not None:
-                entries, sample, _more = seen
-                stype = "disk" if stype not in _SERVICES.values() else stype
-            if write_tests:
-                write = Outcome.skipped("SMB1: the probe writes over SMB2/3 only")
-        acc.shares.append(ShareProbe(name, source, out, listed_type=listed_type, remark=remark, share_type=stype,
-                                     listing=listing, entries=entries, sample=sample, write_test=write))
+        acc.shares.append(await retry_dropped(lambda: _share(link, name, source, listed_type, remark, write_tests)))
+
+
+async def _share(link: Smb1Link, name: str, source: str, listed_type: int | None, remark: str | None,
+                 write_tests: bool) -> ShareProbe:
+    out, tid, service = await link.tree(name)
+    stype = None if service is None else _SERVICES.get(service, service)
+    listing, entries, sample, write = None, None, (), None
+    # impacket's server names the share itself as the service of a disk share: list anything
+    # that does not say it is a pipe, a printer or a serial device
+    if tid is not None and stype not in ("pipe", "print", "comm"):
+        listing, seen = await link.list_root(tid)
+        if seen is not None:
+            entries, sample, _more = seen
+            stype = "disk" if stype not in _SERVICES.values() else stype
+        if write_tests:
+            write = Outcome.skipped("SMB1: the probe writes over SMB2/3 only")
+    return ShareProbe(name, source, out, listed_type=listed_type, remark=remark, share_type=stype,
+                      listing=listing, entries=entries, sample=sample, write_test=write)
 
 
 async def reach(link: Smb1Link, acc: Reached, options: ProbeOptions, names: Sequence[str]) -> None:
