@@ -25,7 +25,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -609,9 +609,9 @@ def test_report_is_readable_text(nullsmb_open: ServerInfo) -> None:
 # -- hosts that misbehave: timeouts and hang-ups are results ---------------------------------------
 
 @contextlib.contextmanager
-def tcp_listener(mode: str) -> Iterator[int]:
-    """A loopback port that accepts connections and then stays silent ("silent") or hangs up
-    at once ("close")."""
+def loopback_server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A port on 127.0.0.1 whose every connection is given to ``handle`` in a thread of its own;
+    connections still open at the end are closed."""
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.bind((HOST, 0))
     srv.listen(64)
@@ -625,10 +625,8 @@ def tcp_listener(mode: str) -> Iterator[int]:
                 conn, _ = srv.accept()
             except (TimeoutError, OSError):
                 continue
-            if mode == "close":
-                conn.close()
-            else:
-                held.append(conn)
+            held.append(conn)
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
@@ -640,6 +638,12 @@ def tcp_listener(mode: str) -> Iterator[int]:
         for conn in held:
             conn.close()
         srv.close()
+
+
+def tcp_listener(mode: str) -> contextlib.AbstractContextManager[int]:
+    """A loopback port that accepts connections and then stays silent ("silent") or hangs up
+    at once ("close")."""
+    return loopback_server(lambda conn: conn.close() if mode == "close" else None)
 
 
 def test_silent_host_times_out_into_results() -> None:
@@ -797,20 +801,14 @@ def _smb1_header(command: int, status: int, mid: int, *, uid: int = 0, tid: int 
                        uid, mid)
 
 
-@contextlib.contextmanager
-def hostile_smb1_server(variant: str) -> Iterator[int]:
+def hostile_smb1_server(variant: str) -> contextlib.AbstractContextManager[int]:
     """Loopback SMB1-only server: a proper NEGOTIATE answer (SMB2 NEGOTIATEs are hung up on),
     then broken answers of the kind ``variant`` names."""
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind((HOST, 0))
-    srv.listen(64)
-    srv.settimeout(0.1)
-    stop = threading.Event()
 
     def serve(conn: socket.socket) -> None:
         conn.settimeout(5)
         try:
-            while not stop.is_set():
+            while True:
                 head = conn.recv(4, socket.MSG_WAITALL)
                 if len(head) < 4:
                     return
@@ -828,22 +826,7 @@ def hostile_smb1_server(variant: str) -> Iterator[int]:
         finally:
             conn.close()
 
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        srv.close()
+    return loopback_server(serve)
 
 
 def test_a_listing_that_loses_the_connection_is_tried_again() -> None:
